@@ -1,0 +1,77 @@
+"""Which clinics and patients a user may see.
+
+Every object lookup in a view goes through these helpers, so no view can forget the
+clinic boundary: a patient of another clinic is a 404, never a 403 that confirms it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+
+from .models import Clinic, Patient
+
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+
+ROLE_REFUSED = "Your role does not allow this action."
+
+
+def clinics_for(user: Any) -> QuerySet[Clinic]:
+    if not user.is_authenticated:
+        return Clinic.objects.none()
+    if user.is_superuser:
+        return Clinic.objects.all()
+    return Clinic.objects.filter(memberships__user=user)
+
+
+def patients_for(user: Any) -> QuerySet[Patient]:
+    if not user.is_authenticated:
+        return Patient.objects.none()
+    if user.is_superuser:
+        return Patient.objects.all()
+    return Patient.objects.filter(clinic__memberships__user=user)
+
+
+def get_patient_for(user: Any, patient_id: int) -> Patient:
+    """The patient if the user belongs to its clinic; Http404 otherwise."""
+    return get_object_or_404(patients_for(user).select_related("clinic", "prescriber"), pk=patient_id)
+
+
+def permission_required(perm: str) -> Callable[[ViewFunc], ViewFunc]:
+    """403 (PermissionDenied) unless the user has ``perm``."""
+
+    def decorator(view: ViewFunc) -> ViewFunc:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.has_perm(perm):
+                raise PermissionDenied(ROLE_REFUSED)
+            return view(request, *args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def with_patient(perm: str | None = None) -> Callable[[ViewFunc], ViewFunc]:
+    """Turn the URL's ``patient_id`` into ``patient``: 404 outside the user's clinics, then 403 without ``perm``.
+
+    The clinic check comes first so a refusal never confirms that another clinic's patient exists.
+    """
+
+    def decorator(view: ViewFunc) -> ViewFunc:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, patient_id: int, **kwargs: Any) -> HttpResponse:
+            patient = get_patient_for(request.user, patient_id)
+            if perm is not None and not request.user.has_perm(perm):
+                raise PermissionDenied(ROLE_REFUSED)
+            return view(request, *args, patient=patient, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Div, Field, Fieldset, Layout, Submit
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .models import EARLIEST_BIRTH_DATE, Clinic, Condition, Patient
+from .roles import Role
+
+DUPLICATE_MRN = "A patient with this MRN already exists in this clinic."
+BIRTH_IN_FUTURE = "The date of birth cannot be in the future."
+BIRTH_TOO_EARLY = "The date of birth cannot be before 1 January 1900."
+DIAGNOSED_BEFORE_BIRTH = "A condition cannot be diagnosed before the patient was born."
+DIAGNOSED_IN_FUTURE = "The date diagnosed cannot be in the future."
+
+
+def _prescribers_of(clinics: QuerySet[Clinic]) -> QuerySet[Any]:
+    user_model = get_user_model()
+    return (
+        user_model.objects.filter(
+            is_active=True,
+            groups__name=Role.PRESCRIBER.group_name,
+            memberships__clinic__in=clinics,
+        )
+        .distinct()
+        .order_by("last_name", "username")
+    )
+
+
+class PatientForm(forms.ModelForm):
+    """Create or edit a patient and their conditions (with the date each was diagnosed)."""
+
+    conditions = forms.ModelMultipleChoiceField(
+        queryset=Condition.objects.filter(is_active=True),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="At least one.",
+        error_messages={
+            "required": "Choose at least one condition.",
+            "invalid_choice": "%(value)s is not one of the available conditions.",
+            "invalid_pk_value": "“%(pk)s” is not a valid condition.",
+        },
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "clinic",
+            "mrn",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "sex",
+            "prescriber",
+            "is_active",
+            "notes",
+        ]
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from .access import clinics_for
+
+        clinics = clinics_for(user)
+        self.fields["clinic"].queryset = clinics
+        if self.instance.pk:
+            # A patient does not move between clinics through this form.
+            del self.fields["clinic"]
+            clinics = Clinic.objects.filter(pk=self.instance.clinic_id)
+        elif len(clinics) == 1:
+            # One clinic: the patient joins it, no choice to make.
+            del self.fields["clinic"]
+            self.instance.clinic = clinics[0]
+        self.fields["prescriber"].queryset = _prescribers_of(clinics)
+        self.fields["prescriber"].label_from_instance = lambda u: u.get_full_name() or u.username
+        if not self.instance.pk and user.has_perm("patients.add_patient"):
+            self.fields["prescriber"].initial = user.pk
+        self.fields["sex"].required = False
+
+        self._diagnosis_fields: dict[int, str] = {}
+        existing = {}
+        if self.instance.pk:
+            existing = {d.condition_id: d.diagnosed_on for d in self.instance.diagnoses.all()}
+            self.fields["conditions"].initial = list(existing)
+            # Keep a condition an admin has since retired selectable for the patients who have it.
+            self.fields["conditions"].queryset = Condition.objects.filter(is_active=True) | Condition.objects.filter(
+                pk__in=list(existing)
+            )
+        for condition in self.fields["conditions"].queryset:
+            name = f"diagnosed_on_{condition.pk}"
+            self._diagnosis_fields[condition.pk] = name
+            self.fields[name] = forms.DateField(
+                label=f"{condition.name}: date diagnosed",
+                required=False,
+                initial=existing.get(condition.pk),
+                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            )
+
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        top = [f for f in ("clinic",) if f in self.fields]
+        self.helper.layout = Layout(
+            *top,
+            Div(
+                Div("mrn", css_class="col-md-4"),
+                Div("given_name", css_class="col-md-4"),
+                Div("family_name", css_class="col-md-4"),
+                css_class="row",
+            ),
+            Div(
+                Div("date_of_birth", css_class="col-md-4"),
+                Div("sex", css_class="col-md-4"),
+                Div("prescriber", css_class="col-md-4"),
+                css_class="row",
+            ),
+            Fieldset(
+                "Conditions",
+                "conditions",
+                Div(
+                    *[Div(Field(name), css_class="col-md-4") for name in self._diagnosis_fields.values()],
+                    css_class="row",
+                ),
+            ),
+            "is_active",
+            "notes",
+            Submit("submit", "Save patient"),
+        )
+
+    def clean_date_of_birth(self) -> datetime.date:
+        born: datetime.date = self.cleaned_data["date_of_birth"]
+        if born > timezone.localdate():
+            raise forms.ValidationError(BIRTH_IN_FUTURE)
+        if born < EARLIEST_BIRTH_DATE:
+            raise forms.ValidationError(BIRTH_TOO_EARLY)
+        return born
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        clinic = cleaned.get("clinic") or getattr(self.instance, "clinic", None)
+        mrn = cleaned.get("mrn")
+        if clinic and mrn:
+            clash = Patient.objects.filter(clinic=clinic, mrn__iexact=mrn).exclude(pk=self.instance.pk)
+            if clash.exists():
+                self.add_error("mrn", DUPLICATE_MRN)
+        born = cleaned.get("date_of_birth")
+        today = timezone.localdate()
+        for name in self._diagnosis_fields.values():
+            diagnosed = cleaned.get(name)
+            if diagnosed and diagnosed > today:
+                self.add_error(name, DIAGNOSED_IN_FUTURE)
+            elif diagnosed and born and diagnosed < born:
+                self.add_error(name, DIAGNOSED_BEFORE_BIRTH)
+        return cleaned
+
+    def validate_unique(self) -> None:
+        # The clinic is excluded from the edit form, so Django's own unique check would be skipped;
+        # clean() checks the MRN instead, case-insensitively, with a message that says what to do.
+        pass
+
+    def diagnoses(self) -> dict[Condition, datetime.date | None]:
+        """The chosen conditions, each with its (optional) date diagnosed."""
+        return {
+            condition: self.cleaned_data.get(self._diagnosis_fields[condition.pk])
+            for condition in self.cleaned_data["conditions"]
+        }
+
+
+class PatientFilterForm(forms.Form):
+    """Search and filters of the patient list; unknown values are ignored, never an error page."""
+
+    STATUS_CHOICES = [("active", "Active"), ("inactive", "Inactive"), ("all", "All")]
+
+    q = forms.CharField(label="Name or MRN", required=False, max_length=100)
+    condition = forms.ModelChoiceField(
+        queryset=Condition.objects.all(),
+        required=False,
+        empty_label="Any condition",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    status = forms.ChoiceField(
+        choices=STATUS_CHOICES, required=False, initial="active", widget=forms.Select(attrs={"class": "form-select"})
+    )

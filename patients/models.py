@@ -1,0 +1,137 @@
+"""Clinics, their members, the condition reference table and patients.
+
+This app knows nothing of titration: the titration app builds on it.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's membership of a clinic: they see that clinic's patients and no others."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "clinic"], name="membership_unique_user_clinic")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.clinic}"
+
+
+class Condition(models.Model):
+    """A condition LDN is used for, with its codes (clinical reference, "Codes").
+
+    Seeded by a data migration; administrators may add more in the admin.
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    icd10_code = models.CharField("ICD-10-CM", max_length=60, blank=True)
+    snomed_code = models.CharField("SNOMED CT", max_length=20, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+        UNKNOWN = "unknown", "Unknown"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("MRN", max_length=32, help_text="Medical record number, unique within the clinic.")
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices, blank=True)
+    prescriber = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="patients_prescribed",
+        help_text="The prescriber responsible for this patient.",
+    )
+    is_active = models.BooleanField("active", default=True)
+    notes = models.TextField(blank=True)
+    conditions = models.ManyToManyField(Condition, through="Diagnosis", related_name="patients")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["family_name", "given_name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_unique_mrn_per_clinic"),
+            models.CheckConstraint(
+                condition=models.Q(date_of_birth__gte=EARLIEST_BIRTH_DATE),
+                name="patient_born_after_1900",
+            ),
+            models.CheckConstraint(condition=~models.Q(given_name=""), name="patient_given_name_set"),
+            models.CheckConstraint(condition=~models.Q(family_name=""), name="patient_family_name_set"),
+        ]
+        indexes = [
+            models.Index(Lower("family_name"), "clinic", name="patient_family_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.family_name}, {self.given_name}"
+
+    def get_absolute_url(self) -> str:
+        # The patient page composes the titration chart, so the titration app serves it.
+        return reverse("titration:patient", args=[self.pk])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def age_on(self, day: datetime.date) -> int:
+        before_birthday = (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day)
+        return day.year - self.date_of_birth.year - int(before_birthday)
+
+    @property
+    def age(self) -> int:
+        return self.age_on(timezone.localdate())
+
+
+class Diagnosis(models.Model):
+    """A patient's condition and when it was diagnosed."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="diagnoses")
+    condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="diagnoses")
+    diagnosed_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["condition__name"]
+        verbose_name_plural = "diagnoses"
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "condition"], name="diagnosis_unique_condition_per_patient")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.condition} ({self.diagnosed_on or 'date unknown'})"

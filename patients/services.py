@@ -1,0 +1,38 @@
+"""Writes of the patients app. Views call these; nothing else saves a patient."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import IntegrityError, transaction
+
+from .models import Condition, Diagnosis, Patient
+
+
+class DuplicateMrnError(Exception):
+    """Another patient of the clinic took this MRN between the form check and the save."""
+
+
+def patient_save(*, patient: Patient, diagnoses: dict[Condition, datetime.date | None]) -> Patient:
+    """Save a new or edited patient and make their diagnoses exactly ``diagnoses``.
+
+    A condition dropped from the list is removed; one kept keeps its row (its date updated).
+    """
+    try:
+        with transaction.atomic():
+            patient.save()
+            kept = [condition.pk for condition in diagnoses]
+            patient.diagnoses.exclude(condition_id__in=kept).delete()
+            current = {d.condition_id: d for d in patient.diagnoses.all()}
+            for condition, diagnosed_on in diagnoses.items():
+                existing = current.get(condition.pk)
+                if existing is None:
+                    Diagnosis.objects.create(patient=patient, condition=condition, diagnosed_on=diagnosed_on)
+                elif existing.diagnosed_on != diagnosed_on:
+                    existing.diagnosed_on = diagnosed_on
+                    existing.save(update_fields=["diagnosed_on"])
+    except IntegrityError as exc:
+        if "mrn" in str(exc).lower():
+            raise DuplicateMrnError from exc
+        raise
+    return patient

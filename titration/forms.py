@@ -1,0 +1,258 @@
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Div, Layout, Submit
+from django import forms
+from django.utils import timezone
+
+from patients.models import Patient
+
+from . import rules, services
+from .models import DoseStatus, Formulation, TitrationPlan
+
+CONFIRM_HINT = "Tick “confirm” and give the reason to record it anyway."
+LIQUID_NEEDS_CONCENTRATION = "Give the oral liquid's concentration in mg/mL (1 mg/mL is the most common)."
+PLAN_DOSE_OUT_OF_RANGE = (
+    "A plan's doses must be within the LDN range of 0.5–4.5 mg. Record a single dose outside it on the dose "
+    "form, with a confirmation and reason."
+)
+PLAN_STARTS_BEFORE_BIRTH = "The plan cannot start before the patient's date of birth."
+
+
+class DoseEntryForm(forms.Form):
+    """Log one day's dose. Out-of-range doses need ``confirm_out_of_range`` and ``override_reason``."""
+
+    taken_on = forms.DateField(label="Date taken", widget=forms.DateInput(attrs={"type": "date"}))
+    dose_mg = forms.CharField(
+        label="Dose (mg)",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        help_text="In mg, with a decimal point: for example 1.5",
+    )
+    formulation = forms.ChoiceField(choices=Formulation.choices)
+    status = forms.ChoiceField(choices=DoseStatus.choices, initial=DoseStatus.TAKEN)
+    notes = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    confirm_out_of_range = forms.BooleanField(
+        label="Confirm this dose outside the LDN range of 0.5–4.5 mg", required=False
+    )
+    override_reason = forms.CharField(
+        label="Reason for the out-of-range dose",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        self.needs_confirmation = False
+        plan = services.active_plan(patient)
+        today = timezone.localdate()
+        self.fields["taken_on"].initial = today
+        self.fields["taken_on"].widget.attrs["max"] = today.isoformat()
+        if plan:
+            scheduled = plan.scheduled_dose_on(today)
+            if scheduled is not None:
+                self.fields["dose_mg"].initial = format(scheduled.normalize(), "f")
+            self.fields["formulation"].initial = plan.formulation
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Div(
+                Div("taken_on", css_class="col-md-3"),
+                Div("dose_mg", css_class="col-md-3"),
+                Div("formulation", css_class="col-md-3"),
+                Div("status", css_class="col-md-3"),
+                css_class="row",
+            ),
+            "notes",
+        )
+        if self.is_bound and (self.data.get("confirm_out_of_range") or self.data.get("override_reason")):
+            self.needs_confirmation = True
+
+    def clean_dose_mg(self) -> Decimal | None:
+        raw: str = self.cleaned_data["dose_mg"]
+        if not raw.strip():
+            return None
+        try:
+            return rules.parse_dose(raw)
+        except rules.DoseError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            warning = services.dose_check(
+                patient=self.patient,
+                taken_on=cleaned["taken_on"],
+                dose_mg=cleaned["dose_mg"],
+                status=cleaned["status"],
+                override_reason=cleaned.get("override_reason", ""),
+                confirmed=cleaned.get("confirm_out_of_range", False),
+            )
+        except services.DoseRecordError as exc:
+            self.add_error(exc.field, exc.message)
+            if exc.field == "override_reason":
+                self.needs_confirmation = True
+            return cleaned
+        if warning:
+            self.needs_confirmation = True
+            self.add_error("confirm_out_of_range", f"{warning} {CONFIRM_HINT}")
+        return cleaned
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The common protocols of the clinical reference ("Titration").
+    "low_slow": {
+        "label": "Start low, go slow: 0.5 mg, +0.5 mg every 7 days, to 4.5 mg",
+        "starting_dose_mg": Decimal("0.5"),
+        "step_mg": Decimal("0.5"),
+        "step_interval_days": 7,
+        "target_dose_mg": Decimal("4.5"),
+    },
+    "standard": {
+        "label": "1.5 mg, +1.5 mg every 14 days, to 4.5 mg",
+        "starting_dose_mg": Decimal("1.5"),
+        "step_mg": Decimal("1.5"),
+        "step_interval_days": 14,
+        "target_dose_mg": Decimal("4.5"),
+    },
+    "weekly_1mg": {
+        "label": "1 mg, +1 mg weekly, to 4.5 mg (hold at the best-tolerated dose)",
+        "starting_dose_mg": Decimal("1"),
+        "step_mg": Decimal("1"),
+        "step_interval_days": 7,
+        "target_dose_mg": Decimal("4.5"),
+    },
+}
+PRESET_FIELDS = ("starting_dose_mg", "step_mg", "step_interval_days", "target_dose_mg")
+CUSTOM = "custom"
+
+
+class PlanForm(forms.ModelForm):
+    """Set a titration plan from a preset (blank numbers take the preset's) or a custom one."""
+
+    preset = forms.ChoiceField(
+        choices=[(key, preset["label"]) for key, preset in PRESETS.items()] + [(CUSTOM, "Custom plan")],
+        initial="low_slow",
+        help_text="A preset fills the numbers below; change any of them for a custom plan.",
+    )
+
+    class Meta:
+        model = TitrationPlan
+        fields = [
+            "preset",
+            "start_date",
+            "starting_dose_mg",
+            "step_mg",
+            "step_interval_days",
+            "target_dose_mg",
+            "formulation",
+            "liquid_concentration_mg_per_ml",
+            "dosing_time",
+            "notes",
+        ]
+        widgets = {
+            "start_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        for name in PRESET_FIELDS:
+            self.fields[name].required = False
+        self.fields["step_interval_days"].min_value = 1
+        self.fields["step_interval_days"].widget.attrs.update({"min": 1, "max": 90})
+        if not self.is_bound and not self.instance.pk:
+            self.initial.setdefault("start_date", timezone.localdate())
+            for name in PRESET_FIELDS:
+                self.initial.setdefault(name, PRESETS["low_slow"][name])
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            "preset",
+            Div(
+                Div("start_date", css_class="col-md-4"),
+                Div("formulation", css_class="col-md-4"),
+                Div("liquid_concentration_mg_per_ml", css_class="col-md-4"),
+                css_class="row",
+            ),
+            Div(
+                Div("starting_dose_mg", css_class="col-md-3"),
+                Div("step_mg", css_class="col-md-3"),
+                Div("step_interval_days", css_class="col-md-3"),
+                Div("target_dose_mg", css_class="col-md-3"),
+                css_class="row",
+            ),
+            "dosing_time",
+            "notes",
+            Submit("submit", "Save plan"),
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        preset = cleaned.get("preset")
+        for name in PRESET_FIELDS:
+            if cleaned.get(name) is None and name not in self.errors:
+                if preset in PRESETS:
+                    cleaned[name] = PRESETS[preset][name]
+                else:
+                    self.add_error(name, "This field is required for a custom plan.")
+        for name in ("starting_dose_mg", "target_dose_mg"):
+            dose = cleaned.get(name)
+            if dose is not None and rules.out_of_range_message(dose):
+                self.add_error(name, PLAN_DOSE_OUT_OF_RANGE)
+        step = cleaned.get("step_mg")
+        if step is not None and not (Decimal(0) <= step <= rules.LDN_MAX_MG):
+            self.add_error("step_mg", "The step must be between 0 mg (a fixed dose) and 4.5 mg.")
+        interval = cleaned.get("step_interval_days")
+        if interval is not None and not 1 <= interval <= 90:
+            self.add_error("step_interval_days", "Days between steps must be between 1 and 90.")
+        start = cleaned.get("start_date")
+        if start and start < self.patient.date_of_birth:
+            self.add_error("start_date", PLAN_STARTS_BEFORE_BIRTH)
+        if start and start > timezone.localdate() + datetime.timedelta(days=365):
+            self.add_error("start_date", "The plan cannot start more than a year from today.")
+        if cleaned.get("formulation") == Formulation.LIQUID:
+            concentration = cleaned.get("liquid_concentration_mg_per_ml")
+            if not concentration or concentration <= 0:
+                self.add_error("liquid_concentration_mg_per_ml", LIQUID_NEEDS_CONCENTRATION)
+        else:
+            cleaned["liquid_concentration_mg_per_ml"] = None
+        return cleaned
+
+    def plan_fields(self) -> dict[str, Any]:
+        fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        fields["preset"] = fields["preset"] if fields["preset"] in PRESETS and self._matches_preset() else CUSTOM
+        return fields
+
+    def _matches_preset(self) -> bool:
+        preset = PRESETS[self.cleaned_data["preset"]]
+        return all(self.cleaned_data[name] == preset[name] for name in PRESET_FIELDS)
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for voiding",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Give the reason this entry is wrong."},
+    )
+
+    def clean_reason(self) -> str:
+        reason: str = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give the reason this entry is wrong.")
+        return reason
+
+
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(label="Note", required=False, max_length=500)

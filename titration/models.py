@@ -1,0 +1,224 @@
+"""Titration plans, the daily dose log and the flags it raises.
+
+Clinical records here are never hard-deleted: a wrong dose entry is voided with a reason and
+stays visible; a replaced plan is ended and kept.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from patients.models import Patient
+
+from . import rules
+
+DOSE_FIELD = {"max_digits": 5, "decimal_places": 2}
+_DOSE_IN_HARD_LIMITS = {"gt": Decimal("0"), "lte": rules.HARD_MAX_MG}
+
+
+def _dose_between_hard_limits(field: str) -> Q:
+    return Q(**{f"{field}__{lookup}": value for lookup, value in _DOSE_IN_HARD_LIMITS.items()})
+
+
+class Formulation(models.TextChoices):
+    CAPSULE = "capsule", "Compounded capsule"
+    LIQUID = "liquid", "Oral liquid"
+    SUBLINGUAL = "sublingual", "Sublingual drops"
+    OTHER = "other", "Other"
+
+
+class DosingTime(models.TextChoices):
+    # ISMP: write "bedtime", never HS or qhs.
+    BEDTIME = "bedtime", "Bedtime"
+    MORNING = "morning", "Morning"
+    OTHER = "other", "Other time"
+
+
+class TitrationPlan(models.Model):
+    """A prescriber's plan: start low, step up every N days to a maintenance dose (MedicationRequest)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plans")
+    preset = models.CharField(max_length=40, blank=True)
+    start_date = models.DateField()
+    starting_dose_mg = models.DecimalField("starting dose (mg)", **DOSE_FIELD)
+    step_mg = models.DecimalField("step (mg)", **DOSE_FIELD)
+    step_interval_days = models.PositiveSmallIntegerField("days between steps")
+    target_dose_mg = models.DecimalField("target dose (mg)", **DOSE_FIELD)
+    formulation = models.CharField(max_length=20, choices=Formulation.choices, default=Formulation.CAPSULE)
+    liquid_concentration_mg_per_ml = models.DecimalField("concentration (mg/mL)", null=True, blank=True, **DOSE_FIELD)
+    dosing_time = models.CharField(max_length=20, choices=DosingTime.choices, default=DosingTime.BEDTIME)
+    notes = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(is_active=True), name="plan_one_active_per_patient"
+            ),
+            models.CheckConstraint(
+                condition=_dose_between_hard_limits("starting_dose_mg"), name="plan_starting_dose_in_hard_limits"
+            ),
+            models.CheckConstraint(
+                condition=_dose_between_hard_limits("target_dose_mg"), name="plan_target_dose_in_hard_limits"
+            ),
+            models.CheckConstraint(
+                condition=Q(step_mg__gte=0, step_mg__lte=rules.HARD_MAX_MG), name="plan_step_not_negative"
+            ),
+            models.CheckConstraint(condition=Q(step_interval_days__gte=1), name="plan_interval_at_least_one_day"),
+            models.CheckConstraint(
+                condition=~Q(formulation=Formulation.LIQUID) | Q(liquid_concentration_mg_per_ml__gt=0),
+                name="plan_liquid_has_concentration",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{rules.format_dose(self.starting_dose_mg)} + {rules.format_dose(self.step_mg)} "
+            f"every {self.step_interval_days} days to {rules.format_dose(self.target_dose_mg)}"
+        )
+
+    @property
+    def schedule(self) -> rules.Schedule:
+        return rules.Schedule(
+            start_date=self.start_date,
+            starting_dose_mg=self.starting_dose_mg,
+            step_mg=self.step_mg,
+            step_interval_days=self.step_interval_days,
+            target_dose_mg=self.target_dose_mg,
+        )
+
+    def scheduled_dose_on(self, day: datetime.date) -> Decimal | None:
+        return rules.scheduled_dose(self.schedule, day)
+
+
+class DoseStatus(models.TextChoices):
+    TAKEN = "taken", "Taken"
+    MISSED = "missed", "Missed"
+
+
+class DoseEntryQuerySet(models.QuerySet["DoseEntry"]):
+    def live(self) -> DoseEntryQuerySet:
+        return self.filter(voided_at__isnull=True)
+
+
+class DoseEntry(models.Model):
+    """One day's dose of one patient (MedicationAdministration; a missed dose is ``not-done``)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="dose_entries")
+    taken_on = models.DateField("date taken")
+    dose_mg = models.DecimalField("dose (mg)", null=True, blank=True, **DOSE_FIELD)
+    formulation = models.CharField(max_length=20, choices=Formulation.choices, default=Formulation.CAPSULE)
+    status = models.CharField(max_length=10, choices=DoseStatus.choices, default=DoseStatus.TAKEN)
+    notes = models.TextField(blank=True)
+    plan = models.ForeignKey(
+        TitrationPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="dose_entries"
+    )
+    scheduled_dose_mg = models.DecimalField(null=True, blank=True, **DOSE_FIELD)
+    override_reason = models.TextField(blank=True, help_text="Why a dose outside 0.5–4.5 mg was confirmed.")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    void_reason = models.TextField(blank=True)
+
+    objects = DoseEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-taken_on", "-recorded_at"]
+        verbose_name_plural = "dose entries"
+        permissions = [("void_doseentry", "Can void a dose entry")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "taken_on"],
+                condition=Q(voided_at__isnull=True),
+                name="dose_one_live_entry_per_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(dose_mg__isnull=True) | _dose_between_hard_limits("dose_mg"),
+                name="dose_in_hard_limits",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=DoseStatus.TAKEN) | Q(dose_mg__isnull=False),
+                name="dose_taken_has_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True) | ~Q(void_reason=""), name="dose_void_has_reason"
+            ),
+        ]
+        indexes = [models.Index(fields=["patient", "-taken_on"], name="dose_patient_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.taken_on}: {rules.format_dose(self.dose_mg)} ({self.get_status_display()})"
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
+
+
+class Flag(models.Model):
+    """Something a clinician should look at (FHIR DetectedIssue), until acknowledged."""
+
+    class Kind(models.TextChoices):
+        OUT_OF_RANGE = rules.FlagKind.OUT_OF_RANGE, "Outside LDN range"
+        TENFOLD_CHANGE = rules.FlagKind.TENFOLD_CHANGE, "Tenfold change"
+        STEP_TOO_LARGE = rules.FlagKind.STEP_TOO_LARGE, "Step too large"
+        OFF_SCHEDULE = rules.FlagKind.OFF_SCHEDULE, "Differs from plan"
+        SEVERE_SIDE_EFFECT = rules.FlagKind.SEVERE_SIDE_EFFECT, "Severe side effect"
+
+    class Severity(models.IntegerChoices):
+        INFO = rules.Severity.INFO, "Info"
+        WARNING = rules.Severity.WARNING, "Warning"
+        CRITICAL = rules.Severity.CRITICAL, "Critical"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
+    dose_entry = models.ForeignKey(DoseEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="flags")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledgement_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-severity", "created_at", "pk"]
+        permissions = [("acknowledge_flag", "Can acknowledge a flag")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(severity__in=[s.value for s in rules.Severity]), name="flag_known_severity"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["-severity", "created_at"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="flag_open_queue_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display()}: {self.message}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None
+
+    @property
+    def severity_name(self) -> str:
+        return rules.Severity(self.severity).name.lower()

@@ -1,0 +1,201 @@
+"""Writes of the titration app: the only code that saves plans, dose entries and flags.
+
+Each service applies the pure rules, then stores the record and its flags in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from patients.models import Patient
+
+from . import rules
+from .models import DoseEntry, DoseStatus, Flag, Formulation, TitrationPlan
+
+DUPLICATE_DAY = "A dose is already recorded for this day. Void it first if it is wrong, then record the correct one."
+ALREADY_VOIDED = "This entry was already voided."
+ALREADY_ACKNOWLEDGED = "This flag was already acknowledged."
+REASON_REQUIRED = "Give a reason."
+OVERRIDE_REASON_REQUIRED = "Give the reason for recording a dose outside the LDN range of 0.5–4.5 mg."
+FUTURE_DAY = "The date cannot be in the future."
+BEFORE_BIRTH = "The date cannot be before the patient's date of birth."
+
+
+class DoseRecordError(Exception):
+    """A dose that cannot be stored as given; ``field`` names the form field at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def active_plan(patient: Patient) -> TitrationPlan | None:
+    return patient.plans.filter(is_active=True).first()
+
+
+@transaction.atomic
+def plan_set(*, patient: Patient, by: Any, **fields: Any) -> TitrationPlan:
+    """Make a new plan the patient's active one; the old plan is ended and kept in the history."""
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    now = timezone.now()
+    patient.plans.filter(is_active=True).update(is_active=False, ended_at=now, ended_by=by)
+    return TitrationPlan.objects.create(patient=patient, created_by=by, is_active=True, **fields)
+
+
+def previous_dose(patient: Patient, day: datetime.date) -> Decimal | None:
+    """The last dose actually taken before ``day`` (voided and missed entries do not count)."""
+    entry = (
+        DoseEntry.objects.live()
+        .filter(patient=patient, taken_on__lt=day, status=DoseStatus.TAKEN)
+        .order_by("-taken_on")
+        .values_list("dose_mg", flat=True)
+        .first()
+    )
+    return entry
+
+
+def dose_check(
+    *,
+    patient: Patient,
+    taken_on: datetime.date,
+    dose_mg: Decimal | None,
+    status: str,
+    override_reason: str = "",
+    confirmed: bool = False,
+) -> str | None:
+    """Validate a dose before it is stored. Raises DoseRecordError; returns the out-of-range warning
+    (if any) that the prescriber must confirm with a reason before the dose can be stored."""
+    if taken_on > timezone.localdate():
+        raise DoseRecordError(FUTURE_DAY, "taken_on")
+    if taken_on < patient.date_of_birth:
+        raise DoseRecordError(BEFORE_BIRTH, "taken_on")
+    if DoseEntry.objects.live().filter(patient=patient, taken_on=taken_on).exists():
+        raise DoseRecordError(DUPLICATE_DAY, "taken_on")
+    if dose_mg is None:
+        if status == DoseStatus.TAKEN:
+            raise DoseRecordError(rules.NOT_A_NUMBER, "dose_mg")
+        return None
+    try:
+        rules.check_hard_limits(dose_mg)
+    except rules.DoseError as exc:
+        raise DoseRecordError(str(exc), "dose_mg") from exc
+    if status == DoseStatus.TAKEN:
+        warning = rules.out_of_range_message(dose_mg)
+        if warning and confirmed and not override_reason.strip():
+            raise DoseRecordError(OVERRIDE_REASON_REQUIRED, "override_reason")
+        if warning and not confirmed:
+            return warning
+    return None
+
+
+def dose_record(
+    *,
+    patient: Patient,
+    by: Any,
+    taken_on: datetime.date,
+    dose_mg: Decimal | None,
+    status: str = DoseStatus.TAKEN,
+    formulation: str = "",
+    notes: str = "",
+    override_reason: str = "",
+    confirmed: bool = False,
+) -> tuple[DoseEntry, list[Flag]]:
+    """Store one day's dose and the flags it raises.
+
+    Raises DoseRecordError when the dose is refused, or when it is outside the LDN range and has not
+    been confirmed with a reason. The one-live-entry-per-day constraint decides a race: the loser
+    gets DUPLICATE_DAY, never a 500.
+    """
+    warning = dose_check(
+        patient=patient,
+        taken_on=taken_on,
+        dose_mg=dose_mg,
+        status=status,
+        override_reason=override_reason,
+        confirmed=confirmed,
+    )
+    if warning:
+        raise DoseRecordError(warning, "confirm_out_of_range")
+    warning_confirmed = (
+        status == DoseStatus.TAKEN and dose_mg is not None and rules.out_of_range_message(dose_mg) is not None
+    )
+    plan = active_plan(patient)
+    scheduled = plan.scheduled_dose_on(taken_on) if plan else None
+    if status != DoseStatus.TAKEN:
+        dose_mg = dose_mg if dose_mg is not None else scheduled
+    try:
+        with transaction.atomic():
+            entry = DoseEntry.objects.create(
+                patient=patient,
+                taken_on=taken_on,
+                dose_mg=dose_mg,
+                status=status,
+                formulation=formulation or (plan.formulation if plan else Formulation.CAPSULE),
+                notes=notes,
+                plan=plan,
+                scheduled_dose_mg=scheduled,
+                override_reason=override_reason.strip() if warning_confirmed else "",
+                recorded_by=by,
+            )
+            flags = _raise_dose_flags(entry, plan=plan, scheduled=scheduled)
+    except IntegrityError as exc:
+        if "unique" not in str(exc).lower():
+            raise
+        raise DoseRecordError(DUPLICATE_DAY, "taken_on") from exc
+    return entry, flags
+
+
+def _raise_dose_flags(entry: DoseEntry, *, plan: TitrationPlan | None, scheduled: Decimal | None) -> list[Flag]:
+    if entry.status != DoseStatus.TAKEN or entry.dose_mg is None:
+        return []
+    findings = rules.evaluate_dose(
+        entry.dose_mg,
+        previous_dose=previous_dose(entry.patient, entry.taken_on),
+        plan_step_mg=plan.step_mg if plan else None,
+        scheduled_mg=scheduled,
+    )
+    return Flag.objects.bulk_create(
+        [
+            Flag(
+                patient=entry.patient,
+                dose_entry=entry,
+                kind=finding.kind,
+                severity=finding.severity,
+                message=finding.message,
+            )
+            for finding in findings
+        ]
+    )
+
+
+@transaction.atomic
+def dose_void(*, entry: DoseEntry, by: Any, reason: str) -> DoseEntry:
+    """Void a wrong entry: it stays in the chart, struck through, with who, when and why."""
+    if not reason.strip():
+        raise DoseRecordError(REASON_REQUIRED, "reason")
+    locked = DoseEntry.objects.select_for_update().get(pk=entry.pk)
+    if locked.is_voided:
+        raise DoseRecordError(ALREADY_VOIDED, "reason")
+    locked.voided_at = timezone.now()
+    locked.voided_by = by
+    locked.void_reason = reason.strip()
+    locked.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    return locked
+
+
+@transaction.atomic
+def flag_acknowledge(*, flag: Flag, by: Any, note: str = "") -> Flag:
+    locked = Flag.objects.select_for_update().get(pk=flag.pk)
+    if not locked.is_open:
+        raise DoseRecordError(ALREADY_ACKNOWLEDGED, "note")
+    locked.acknowledged_at = timezone.now()
+    locked.acknowledged_by = by
+    locked.acknowledgement_note = note.strip()
+    locked.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
+    return locked

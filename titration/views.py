@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from patients.access import patients_for, permission_required, with_patient
+from patients.models import Patient
+
+from . import selectors, services
+from .forms import PRESETS, AcknowledgeForm, DoseEntryForm, PlanForm, VoidForm
+from .models import DoseEntry, Flag
+from .rules import format_dose
+
+FLAGS_PER_PAGE = 25
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    data = selectors.dashboard(request.user, timezone.localdate())
+    return render(request, "titration/dashboard.html", {"dashboard": data})
+
+
+@with_patient("patients.view_patient")
+def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
+    today = timezone.localdate()
+    context = {
+        "patient": patient,
+        "diagnoses": patient.diagnoses.select_related("condition"),
+        "summary": selectors.patient_summary(patient, today),
+        "history": selectors.dose_history(patient, today, request.GET.get("page", 1)),
+        "open_flags": selectors.open_flags(request.user).filter(patient=patient).order_by("-severity", "created_at"),
+        "today": today,
+    }
+    return render(request, "titration/patient_page.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@with_patient("titration.add_doseentry")
+def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
+    form = DoseEntryForm(request.POST or None, patient=patient)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            entry, flags = services.dose_record(
+                patient=patient,
+                by=request.user,
+                taken_on=data["taken_on"],
+                dose_mg=data["dose_mg"],
+                status=data["status"],
+                formulation=data["formulation"],
+                notes=data["notes"],
+                override_reason=data["override_reason"],
+                confirmed=data["confirm_out_of_range"],
+            )
+        except services.DoseRecordError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            day = f"{entry.taken_on:%-d %b %Y}"
+            summary = f"{entry.get_status_display()} dose for {day} recorded: {format_dose(entry.dose_mg)}."
+            if flags:
+                level = messages.ERROR if any(f.severity == Flag.Severity.CRITICAL for f in flags) else messages.WARNING
+                flagged = " ".join(f"[{f.get_severity_display()}] {f.message}" for f in flags)
+                messages.add_message(request, level, f"{summary} Flags raised: {flagged}")
+            else:
+                messages.success(request, summary)
+            return redirect(patient)
+    return render(request, "titration/dose_form.html", {"form": form, "patient": patient})
+
+
+@require_http_methods(["GET", "POST"])
+@with_patient("titration.void_doseentry")
+def dose_void(request: HttpRequest, patient: Patient, entry_id: int) -> HttpResponse:
+    entry = get_object_or_404(DoseEntry, pk=entry_id, patient=patient)
+    form = VoidForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.dose_void(entry=entry, by=request.user, reason=form.cleaned_data["reason"])
+        except services.DoseRecordError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(
+                request, f"Entry for {entry.taken_on:%-d %b %Y} voided. Record the correct dose if needed."
+            )
+            return redirect(patient)
+    return render(request, "titration/void_form.html", {"form": form, "patient": patient, "entry": entry})
+
+
+@require_http_methods(["GET", "POST"])
+@with_patient("titration.add_titrationplan")
+def plan_set(request: HttpRequest, patient: Patient) -> HttpResponse:
+    current = services.active_plan(patient)
+    form = PlanForm(request.POST or None, patient=patient)
+    if request.method == "POST" and form.is_valid():
+        plan = services.plan_set(patient=patient, by=request.user, **form.plan_fields())
+        messages.success(request, f"Titration plan set: {plan}.")
+        return redirect(patient)
+    previous = patient.plans.filter(is_active=False).select_related("created_by", "ended_by")
+    return render(
+        request,
+        "titration/plan_form.html",
+        {"form": form, "patient": patient, "current": current, "previous": previous, "presets": PRESETS},
+    )
+
+
+@permission_required("titration.view_flag")
+def flag_queue(request: HttpRequest) -> HttpResponse:
+    severity = request.GET.get("severity") or None
+    kind = request.GET.get("kind") or None
+    flags = selectors.flag_queue(request.user, severity=severity, kind=kind)
+    page = Paginator(flags, FLAGS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "titration/flag_queue.html",
+        {
+            "page": page,
+            "severity": severity if severity in selectors.FLAG_SEVERITY_FILTERS else "",
+            "kind": kind if kind in selectors.FLAG_KIND_FILTERS else "",
+            "severities": list(selectors.FLAG_SEVERITY_FILTERS),
+            "kinds": Flag.Kind.choices,
+        },
+    )
+
+
+@require_POST
+@permission_required("titration.acknowledge_flag")
+def flag_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
+    flag = get_object_or_404(Flag.objects.filter(patient__in=patients_for(request.user)), pk=flag_id)
+    form = AcknowledgeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.flag_acknowledge(flag=flag, by=request.user, note=form.cleaned_data["note"])
+        except services.DoseRecordError as exc:
+            messages.info(request, exc.message)
+        else:
+            messages.success(request, f"Flag acknowledged: {flag.message}")
+    else:
+        messages.error(request, "The note is too long (500 characters at most).")
+    return redirect(_safe_next(request) or "titration:flags")
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
