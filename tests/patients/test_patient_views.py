@@ -124,7 +124,8 @@ class TestEdit:
     def test_editing_to_another_patients_mrn_is_refused(
         self, prescriber_client, prescriber, make_patient, fibromyalgia
     ):
-        first, second = make_patient(mrn="ONE"), make_patient(mrn="TWO")
+        make_patient(mrn="ONE")
+        second = make_patient(mrn="TWO")
         data = with_prescriber(patient_data(fibromyalgia, mrn="ONE"), prescriber)
         response = prescriber_client.post(f"/patients/{second.pk}/edit/", data)
         assert response.context["form"].errors["mrn"] == [DUPLICATE_MRN]
