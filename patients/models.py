@@ -48,7 +48,7 @@ class Condition(models.Model):
     """
 
     name = models.CharField(max_length=120, unique=True)
-    icd10_code = models.CharField("ICD-10-CM", max_length=60, blank=True)
+    icd10_code = models.CharField("ICD-10-CM", max_length=200, blank=True)
     snomed_code = models.CharField("SNOMED CT", max_length=20, blank=True)
     is_active = models.BooleanField(default=True)
 

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("name", models.CharField(max_length=120, unique=True)),
-                ("icd10_code", models.CharField(blank=True, max_length=60, verbose_name="ICD-10-CM")),
+                ("icd10_code", models.CharField(blank=True, max_length=200, verbose_name="ICD-10-CM")),
                 ("snomed_code", models.CharField(blank=True, max_length=20, verbose_name="SNOMED CT")),
                 ("is_active", models.BooleanField(default=True)),
             ],

@@ -1,0 +1,111 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from titration import services
+from titration.models import Flag
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def flags(patient, make_patient, prescriber, today):
+    """An info flag (oldest), a warning, and a critical flag (newest) on two patients."""
+    other = make_patient(given_name="Bea", family_name="Other")
+    services.plan_set(
+        patient=other,
+        by=prescriber,
+        start_date=today - datetime.timedelta(days=30),
+        starting_dose_mg=Decimal("1"),
+        step_mg=Decimal("0"),
+        step_interval_days=7,
+        target_dose_mg=Decimal("1"),
+    )
+    services.dose_record(
+        patient=other, by=prescriber, taken_on=today - datetime.timedelta(days=3), dose_mg=Decimal("1.5")
+    )  # info: differs from the plan
+    services.dose_record(
+        patient=patient, by=prescriber, taken_on=today - datetime.timedelta(days=2), dose_mg=Decimal("1.5")
+    )
+    services.dose_record(
+        patient=patient, by=prescriber, taken_on=today - datetime.timedelta(days=1), dose_mg=Decimal("4")
+    )  # warning: step of 2.5 mg without a plan
+    services.dose_record(
+        patient=patient, by=prescriber, taken_on=today, dose_mg=Decimal("0.4"), confirmed=True, override_reason="test"
+    )  # critical tenfold + warning out of range
+    return Flag.objects.all()
+
+
+def queue(client, **params):
+    return list(client.get("/flags/", params).context["page"])
+
+
+def test_the_queue_is_critical_first_then_oldest_first(staff_client, flags):
+    shown = queue(staff_client)
+    assert [f.severity for f in shown] == sorted((f.severity for f in shown), reverse=True)
+    assert shown[0].kind == Flag.Kind.TENFOLD_CHANGE
+    warnings = [f for f in shown if f.severity == Flag.Severity.WARNING]
+    assert warnings == sorted(warnings, key=lambda f: (f.created_at, f.pk))
+    assert shown[-1].kind == Flag.Kind.OFF_SCHEDULE
+
+
+def test_filter_by_severity_and_kind(staff_client, flags):
+    assert {f.severity for f in queue(staff_client, severity="critical")} == {Flag.Severity.CRITICAL}
+    assert {f.kind for f in queue(staff_client, kind="step_too_large")} == {Flag.Kind.STEP_TOO_LARGE}
+
+
+@pytest.mark.parametrize("params", [{"severity": "bogus"}, {"kind": "'; drop table"}, {"page": "-1"}])
+def test_unknown_filters_filter_nothing(staff_client, flags, params):
+    response = staff_client.get("/flags/", params)
+    assert response.status_code == 200
+    assert len(response.context["page"].object_list) == flags.count()
+
+
+def test_each_open_flag_carries_its_acknowledge_form(staff_client, flags):
+    page = staff_client.get("/flags/").content.decode()
+    for flag in flags:
+        assert f'action="/flags/{flag.pk}/acknowledge/"' in page
+
+
+def test_staff_acknowledge_a_flag_with_a_note(staff_client, staff, flags):
+    critical = flags.get(severity=Flag.Severity.CRITICAL)
+    response = staff_client.post(f"/flags/{critical.pk}/acknowledge/", {"note": "Called patient: typo, took 0.4"})
+    assert response.status_code == 302
+    critical.refresh_from_db()
+    assert critical.acknowledged_by == staff
+    assert critical.acknowledgement_note == "Called patient: typo, took 0.4"
+    assert critical.acknowledged_at is not None
+    assert critical not in queue(staff_client)
+
+
+def test_acknowledging_twice_keeps_the_first(staff_client, prescriber_client, staff, flags):
+    flag = flags.first()
+    staff_client.post(f"/flags/{flag.pk}/acknowledge/", {"note": "first"})
+    prescriber_client.post(f"/flags/{flag.pk}/acknowledge/", {"note": "second"})
+    flag.refresh_from_db()
+    assert (flag.acknowledged_by, flag.acknowledgement_note) == (staff, "first")
+
+
+def test_acknowledge_is_post_only(staff_client, flags):
+    assert staff_client.get(f"/flags/{flags.first().pk}/acknowledge/").status_code == 405
+
+
+def test_another_clinic_sees_no_flags_and_cannot_acknowledge(outsider_client, flags):
+    assert queue(outsider_client) == []
+    flag = flags.first()
+    assert outsider_client.post(f"/flags/{flag.pk}/acknowledge/", {"note": "x"}).status_code == 404
+    flag.refresh_from_db()
+    assert flag.is_open
+
+
+def test_a_user_without_a_role_cannot_acknowledge(clinic, flags):
+    from tests.conftest import client_for, make_user
+
+    client = client_for(make_user("no.role", None, clinic))
+    assert client.post(f"/flags/{flags.first().pk}/acknowledge/", {"note": "x"}).status_code == 403
+
+
+def test_the_next_parameter_cannot_redirect_off_site(staff_client, flags):
+    response = staff_client.post(f"/flags/{flags.first().pk}/acknowledge/", {"next": "https://evil.example/"})
+    assert response["Location"] == "/flags/"
