@@ -75,3 +75,8 @@ def with_patient(perm: str | None = None) -> Callable[[ViewFunc], ViewFunc]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The peer address. Behind a reverse proxy, configure it to set REMOTE_ADDR (never trust a raw header)."""
+    return request.META.get("REMOTE_ADDR") or None

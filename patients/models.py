@@ -135,3 +135,25 @@ class Diagnosis(models.Model):
 
     def __str__(self) -> str:
         return f"{self.condition} ({self.diagnosed_on or 'date unknown'})"
+
+
+class AccessLog(models.Model):
+    """Who looked at a patient's record, and how ("who looked at this record?")."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed the patient page"
+        HISTORY = "history", "Viewed the audit trail"
+        EXPORT = "export", "Exported the record (CSV)"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="access_logs")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["patient", "-at"], name="access_patient_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.action} {self.patient_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from .models import Condition, Diagnosis, Patient
+from .models import AccessLog, Condition, Diagnosis, Patient
 
 
 class DuplicateMrnError(Exception):
@@ -36,3 +37,8 @@ def patient_save(*, patient: Patient, diagnoses: dict[Condition, datetime.date |
             raise DuplicateMrnError from exc
         raise
     return patient
+
+
+def access_record(*, user: Any, patient: Patient, action: str, ip_address: str | None) -> AccessLog:
+    """Record that ``user`` looked at (or exported) ``patient``'s record."""
+    return AccessLog.objects.create(user=user, patient=patient, action=action, ip_address=ip_address or None)

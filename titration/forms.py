@@ -5,14 +5,14 @@ from decimal import Decimal
 from typing import Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Div, Layout, Submit
+from crispy_forms.layout import Div, Fieldset, Layout, Submit
 from django import forms
 from django.utils import timezone
 
 from patients.models import Patient
 
 from . import rules, services
-from .models import DoseStatus, Formulation, TitrationPlan
+from .models import DoseStatus, Formulation, SideEffect, TitrationPlan
 
 CONFIRM_HINT = "Tick “confirm” and give the reason to record it anyway."
 LIQUID_NEEDS_CONCENTRATION = "Give the oral liquid's concentration in mg/mL (1 mg/mL is the most common)."
@@ -97,7 +97,7 @@ class DoseEntryForm(forms.Form):
                 override_reason=cleaned.get("override_reason", ""),
                 confirmed=cleaned.get("confirm_out_of_range", False),
             )
-        except services.DoseRecordError as exc:
+        except services.RecordError as exc:
             self.add_error(exc.field, exc.message)
             if exc.field == "override_reason":
                 self.needs_confirmation = True
@@ -256,3 +256,92 @@ class VoidForm(forms.Form):
 
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(label="Note", required=False, max_length=500)
+
+
+SIDE_EFFECT_SEVERITY_CHOICES = [("", "None"), *SideEffect.Severity.choices]
+OTHER_NEEDS_DESCRIPTION = "Describe the other side effect."
+PAIN_RANGE = "Pain is scored as a whole number from 0 (no pain) to 10 (worst imaginable)."
+SLEEP_RANGE = "Sleep quality is a whole number from 0 (worst) to 10 (best)."
+
+
+def _score_field(label: str, message: str, *, required: bool) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        required=required,
+        min_value=0,
+        max_value=10,
+        widget=forms.NumberInput(attrs={"min": 0, "max": 10, "step": 1}),
+        error_messages={
+            "invalid": message,
+            "min_value": message,
+            "max_value": message,
+            "required": "Give the pain score (0–10).",
+        },
+    )
+
+
+class CheckInForm(forms.Form):
+    """An outcome check-in: pain (NRS 0–10), sleep, and each side effect with its severity."""
+
+    checked_on = forms.DateField(label="Date of check-in", widget=forms.DateInput(attrs={"type": "date"}))
+    pain_score = _score_field("Pain (0–10)", PAIN_RANGE, required=True)
+    sleep_quality = _score_field("Sleep quality (0–10, optional)", SLEEP_RANGE, required=False)
+    notes = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        today = timezone.localdate()
+        self.fields["checked_on"].initial = today
+        self.fields["checked_on"].widget.attrs["max"] = today.isoformat()
+        for kind, label in SideEffect.Kind.choices:
+            self.fields[f"side_effect_{kind}"] = forms.ChoiceField(
+                label=label, choices=SIDE_EFFECT_SEVERITY_CHOICES, required=False
+            )
+        self.fields["side_effect_other_description"] = forms.CharField(
+            label="Other side effect", required=False, max_length=200
+        )
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Div(
+                Div("checked_on", css_class="col-md-4"),
+                Div("pain_score", css_class="col-md-4"),
+                Div("sleep_quality", css_class="col-md-4"),
+                css_class="row",
+            ),
+            Fieldset(
+                "Side effects",
+                Div(
+                    *[Div(f"side_effect_{kind}", css_class="col-md-3") for kind in SideEffect.Kind.values],
+                    Div("side_effect_other_description", css_class="col-md-6"),
+                    css_class="row",
+                ),
+            ),
+            "notes",
+            Submit("submit", "Save check-in"),
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        other = cleaned.get("side_effect_other")
+        description = (cleaned.get("side_effect_other_description") or "").strip()
+        if other and not description:
+            self.add_error("side_effect_other_description", OTHER_NEEDS_DESCRIPTION)
+        if description and not other:
+            self.add_error("side_effect_other", "Give the severity of the other side effect.")
+        if "checked_on" in cleaned and not self.has_error("checked_on"):
+            try:
+                services.checkin_check(patient=self.patient, checked_on=cleaned["checked_on"])
+            except services.RecordError as exc:
+                self.add_error(exc.field, exc.message)
+        return cleaned
+
+    def side_effects(self) -> list[tuple[str, str, str]]:
+        chosen = []
+        for kind in SideEffect.Kind.values:
+            severity = self.cleaned_data.get(f"side_effect_{kind}")
+            if severity:
+                description = self.cleaned_data["side_effect_other_description"].strip() if kind == "other" else ""
+                chosen.append((kind, severity, description))
+        return chosen

@@ -108,12 +108,34 @@ class DoseStatus(models.TextChoices):
     MISSED = "missed", "Missed"
 
 
-class DoseEntryQuerySet(models.QuerySet["DoseEntry"]):
-    def live(self) -> DoseEntryQuerySet:
+class VoidableQuerySet(models.QuerySet):
+    def live(self) -> VoidableQuerySet:
+        """Records that have not been voided."""
         return self.filter(voided_at__isnull=True)
 
 
-class DoseEntry(models.Model):
+class VoidableRecord(models.Model):
+    """A clinical record that is never deleted: a wrong one is voided with who, when and why."""
+
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    void_reason = models.TextField(blank=True)
+
+    objects = VoidableQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
+
+
+class DoseEntry(VoidableRecord):
     """One day's dose of one patient (MedicationAdministration; a missed dose is ``not-done``)."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="dose_entries")
@@ -127,17 +149,8 @@ class DoseEntry(models.Model):
     )
     scheduled_dose_mg = models.DecimalField(null=True, blank=True, **DOSE_FIELD)
     override_reason = models.TextField(blank=True, help_text="Why a dose outside 0.5–4.5 mg was confirmed.")
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    recorded_at = models.DateTimeField(auto_now_add=True)
-    voided_at = models.DateTimeField(null=True, blank=True)
-    voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    void_reason = models.TextField(blank=True)
 
-    objects = DoseEntryQuerySet.as_manager()
-
-    class Meta:
+    class Meta(VoidableRecord.Meta):
         ordering = ["-taken_on", "-recorded_at"]
         verbose_name_plural = "dose entries"
         permissions = [("void_doseentry", "Can void a dose entry")]
@@ -164,10 +177,6 @@ class DoseEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.taken_on}: {rules.format_dose(self.dose_mg)} ({self.get_status_display()})"
 
-    @property
-    def is_voided(self) -> bool:
-        return self.voided_at is not None
-
 
 class Flag(models.Model):
     """Something a clinician should look at (FHIR DetectedIssue), until acknowledged."""
@@ -186,6 +195,7 @@ class Flag(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
     dose_entry = models.ForeignKey(DoseEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="flags")
+    checkin = models.ForeignKey("CheckIn", on_delete=models.PROTECT, null=True, blank=True, related_name="flags")
     kind = models.CharField(max_length=30, choices=Kind.choices)
     severity = models.PositiveSmallIntegerField(choices=Severity.choices)
     message = models.CharField(max_length=300)
@@ -222,3 +232,72 @@ class Flag(models.Model):
     @property
     def severity_name(self) -> str:
         return rules.Severity(self.severity).name.lower()
+
+
+class CheckIn(VoidableRecord):
+    """An outcome record: pain on the 0–10 NRS (LOINC 72514-3), sleep, side effects (FHIR Observation)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="checkins")
+    checked_on = models.DateField("date of check-in")
+    pain_score = models.PositiveSmallIntegerField("pain (0–10)")
+    sleep_quality = models.PositiveSmallIntegerField("sleep quality (0–10)", null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta(VoidableRecord.Meta):
+        ordering = ["-checked_on", "-recorded_at"]
+        permissions = [("void_checkin", "Can void a check-in")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "checked_on"],
+                condition=Q(voided_at__isnull=True),
+                name="checkin_one_live_per_day",
+            ),
+            models.CheckConstraint(condition=Q(pain_score__lte=10), name="checkin_pain_0_to_10"),
+            models.CheckConstraint(
+                condition=Q(sleep_quality__isnull=True) | Q(sleep_quality__lte=10), name="checkin_sleep_0_to_10"
+            ),
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True) | ~Q(void_reason=""), name="checkin_void_has_reason"
+            ),
+        ]
+        indexes = [models.Index(fields=["patient", "-checked_on"], name="checkin_patient_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.checked_on}: pain {self.pain_score}/10"
+
+
+class SideEffect(models.Model):
+    """A side effect reported at a check-in (clinical reference, "Side effects")."""
+
+    class Kind(models.TextChoices):
+        VIVID_DREAMS = "vivid_dreams", "Vivid dreams"
+        INSOMNIA = "insomnia", "Insomnia"
+        NAUSEA = "nausea", "Nausea / GI discomfort"
+        HEADACHE = "headache", "Headache"
+        ANXIETY = "anxiety", "Anxiety or irritability"
+        FATIGUE = "fatigue", "Fatigue"
+        OTHER = "other", "Other"
+
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+
+    checkin = models.ForeignKey(CheckIn, on_delete=models.PROTECT, related_name="side_effects")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["checkin", "kind"], name="side_effect_once_per_checkin"),
+            models.CheckConstraint(condition=~Q(kind="other") | ~Q(description=""), name="side_effect_other_described"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_severity_display().lower()})"
+
+    @property
+    def label(self) -> str:
+        return self.description if self.kind == self.Kind.OTHER else str(self.get_kind_display())

@@ -14,8 +14,9 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
 from patients.access import patients_for
 from patients.models import Patient
 
-from . import rules
-from .models import DoseEntry, DoseStatus, Flag, TitrationPlan
+from . import outcomes, rules
+from .chart import first_record_day, plan_on, plan_spans
+from .models import CheckIn, DoseEntry, DoseStatus, Flag, TitrationPlan
 
 HISTORY_DAYS_PER_PAGE = 30
 STALE_AFTER_DAYS = 7
@@ -44,6 +45,7 @@ def patient_summary(patient: Patient, today: datetime.date) -> PatientSummary:
 class HistoryDay:
     day: datetime.date
     entries: list[DoseEntry] = field(default_factory=list)
+    checkins: list[CheckIn] = field(default_factory=list)
     scheduled_mg: Decimal | None = None
     in_plan: bool = False
 
@@ -83,29 +85,17 @@ class HistoryPage:
         return self.number + 1
 
 
-def _plan_spans(
-    plans: list[TitrationPlan], today: datetime.date
-) -> list[tuple[datetime.date, datetime.date, TitrationPlan]]:
-    spans = []
-    for plan in plans:
-        end = plan.ended_at.date() if plan.ended_at else today
-        if end >= plan.start_date:
-            spans.append((plan.start_date, end, plan))
-    return spans
+def dose_history(
+    patient: Patient, today: datetime.date, page: Any = 1, plans: list[TitrationPlan] | None = None
+) -> HistoryPage:
+    """One page (``HISTORY_DAYS_PER_PAGE`` days, newest first) of doses and check-ins, with gaps and voids.
 
-
-def dose_history(patient: Patient, today: datetime.date, page: Any = 1) -> HistoryPage:
-    """One page (``HISTORY_DAYS_PER_PAGE`` days, newest first) of the dose log, with gaps and voids.
-
-    Three queries whatever the history's length: the first day, the page's entries (with their
-    flags), and the plans.
+    A fixed number of queries whatever the history's length: the first day, the page's entries and
+    check-ins (with their flags and side effects), and the plans.
     """
-    plans = list(patient.plans.order_by("start_date", "created_at"))
-    first_entry = (
-        DoseEntry.objects.filter(patient=patient).order_by("taken_on").values_list("taken_on", flat=True).first()
-    )
-    candidates = [d for d in [first_entry, *(p.start_date for p in plans)] if d is not None and d <= today]
-    earliest = min(candidates, default=today)
+    if plans is None:
+        plans = list(patient.plans.order_by("start_date", "created_at"))
+    earliest = min(first_record_day(patient, plans) or today, today)
     num_pages = max(1, math.ceil(((today - earliest).days + 1) / HISTORY_DAYS_PER_PAGE))
     try:
         number = min(max(int(page), 1), num_pages)
@@ -120,26 +110,61 @@ def dose_history(patient: Patient, today: datetime.date, page: Any = 1) -> Histo
         .prefetch_related(Prefetch("flags", queryset=Flag.objects.order_by("-severity")))
         .order_by("-taken_on", "voided_at", "-recorded_at")
     )
+    checkins = (
+        CheckIn.objects.filter(patient=patient, checked_on__range=(start, end))
+        .select_related("recorded_by", "voided_by")
+        .prefetch_related("side_effects", Prefetch("flags", queryset=Flag.objects.order_by("-severity")))
+        .order_by("-checked_on", "voided_at", "-recorded_at")
+    )
     by_day: dict[datetime.date, list[DoseEntry]] = defaultdict(list)
     for entry in entries:
         by_day[entry.taken_on].append(entry)
+    checkins_by_day: dict[datetime.date, list[CheckIn]] = defaultdict(list)
+    for checkin in checkins:
+        checkins_by_day[checkin.checked_on].append(checkin)
 
-    spans = _plan_spans(plans, today)
+    spans = plan_spans(plans, today)
     days = []
     day = end
     while day >= start:
-        covering = [plan for (s, e, plan) in spans if s <= day <= e]
-        plan = covering[-1] if covering else None
+        plan = plan_on(spans, day)
         history_day = HistoryDay(
             day=day,
             entries=by_day.get(day, []),
+            checkins=checkins_by_day.get(day, []),
             scheduled_mg=plan.scheduled_dose_on(day) if plan else None,
             in_plan=plan is not None,
         )
-        if history_day.entries or history_day.in_plan:
+        if history_day.entries or history_day.checkins or history_day.in_plan:
             days.append(history_day)
         day -= datetime.timedelta(days=1)
     return HistoryPage(days=days, number=number, num_pages=num_pages, start=start, end=end)
+
+
+def response_for(patient: Patient, plan: TitrationPlan | None, today: datetime.date) -> outcomes.Response:
+    """Pain response to the current plan (IMMPACT classes): three small queries, whatever the history."""
+    live = CheckIn.objects.live().filter(patient=patient)
+    first_dose_day = None
+    if plan is not None:
+        first_dose_day = (
+            DoseEntry.objects.live()
+            .filter(plan=plan, status=DoseStatus.TAKEN)
+            .order_by("taken_on")
+            .values_list("taken_on", flat=True)
+            .first()
+        )
+    candidates = [live.order_by("checked_on").values_list("checked_on", "pain_score").first()]
+    if first_dose_day is not None:
+        candidates.append(
+            live.filter(checked_on__lte=first_dose_day)
+            .order_by("-checked_on")
+            .values_list("checked_on", "pain_score")
+            .first()
+        )
+    window_start = today - datetime.timedelta(days=outcomes.CURRENT_WINDOW_DAYS - 1)
+    candidates.extend(live.filter(checked_on__range=(window_start, today)).values_list("checked_on", "pain_score"))
+    readings = {outcomes.PainReading(*row) for row in candidates if row}
+    return outcomes.assess_response(list(readings), first_dose_day=first_dose_day, today=today)
 
 
 def open_flags(user: Any) -> QuerySet[Flag]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -15,7 +15,9 @@ from django.utils import timezone
 from patients.models import Patient
 
 from . import rules
-from .models import DoseEntry, DoseStatus, Flag, Formulation, TitrationPlan
+from .models import CheckIn, DoseEntry, DoseStatus, Flag, Formulation, SideEffect, TitrationPlan
+
+Voidable = TypeVar("Voidable", DoseEntry, CheckIn)
 
 DUPLICATE_DAY = "A dose is already recorded for this day. Void it first if it is wrong, then record the correct one."
 ALREADY_VOIDED = "This entry was already voided."
@@ -23,11 +25,12 @@ ALREADY_ACKNOWLEDGED = "This flag was already acknowledged."
 REASON_REQUIRED = "Give a reason."
 OVERRIDE_REASON_REQUIRED = "Give the reason for recording a dose outside the LDN range of 0.5–4.5 mg."
 FUTURE_DAY = "The date cannot be in the future."
+DUPLICATE_CHECKIN_DAY = "A check-in is already recorded for this day. Void it first if it is wrong."
 BEFORE_BIRTH = "The date cannot be before the patient's date of birth."
 
 
-class DoseRecordError(Exception):
-    """A dose that cannot be stored as given; ``field`` names the form field at fault."""
+class RecordError(Exception):
+    """A record that cannot be stored as given; ``field`` names the form field at fault."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -69,26 +72,23 @@ def dose_check(
     override_reason: str = "",
     confirmed: bool = False,
 ) -> str | None:
-    """Validate a dose before it is stored. Raises DoseRecordError; returns the out-of-range warning
+    """Validate a dose before it is stored. Raises RecordError; returns the out-of-range warning
     (if any) that the prescriber must confirm with a reason before the dose can be stored."""
-    if taken_on > timezone.localdate():
-        raise DoseRecordError(FUTURE_DAY, "taken_on")
-    if taken_on < patient.date_of_birth:
-        raise DoseRecordError(BEFORE_BIRTH, "taken_on")
+    check_day(patient=patient, day=taken_on, field="taken_on")
     if DoseEntry.objects.live().filter(patient=patient, taken_on=taken_on).exists():
-        raise DoseRecordError(DUPLICATE_DAY, "taken_on")
+        raise RecordError(DUPLICATE_DAY, "taken_on")
     if dose_mg is None:
         if status == DoseStatus.TAKEN:
-            raise DoseRecordError(rules.NOT_A_NUMBER, "dose_mg")
+            raise RecordError(rules.NOT_A_NUMBER, "dose_mg")
         return None
     try:
         rules.check_hard_limits(dose_mg)
     except rules.DoseError as exc:
-        raise DoseRecordError(str(exc), "dose_mg") from exc
+        raise RecordError(str(exc), "dose_mg") from exc
     if status == DoseStatus.TAKEN:
         warning = rules.out_of_range_message(dose_mg)
         if warning and confirmed and not override_reason.strip():
-            raise DoseRecordError(OVERRIDE_REASON_REQUIRED, "override_reason")
+            raise RecordError(OVERRIDE_REASON_REQUIRED, "override_reason")
         if warning and not confirmed:
             return warning
     return None
@@ -108,7 +108,7 @@ def dose_record(
 ) -> tuple[DoseEntry, list[Flag]]:
     """Store one day's dose and the flags it raises.
 
-    Raises DoseRecordError when the dose is refused, or when it is outside the LDN range and has not
+    Raises RecordError when the dose is refused, or when it is outside the LDN range and has not
     been confirmed with a reason. The one-live-entry-per-day constraint decides a race: the loser
     gets DUPLICATE_DAY, never a 500.
     """
@@ -121,7 +121,7 @@ def dose_record(
         confirmed=confirmed,
     )
     if warning:
-        raise DoseRecordError(warning, "confirm_out_of_range")
+        raise RecordError(warning, "confirm_out_of_range")
     warning_confirmed = (
         status == DoseStatus.TAKEN and dose_mg is not None and rules.out_of_range_message(dose_mg) is not None
     )
@@ -147,7 +147,7 @@ def dose_record(
     except IntegrityError as exc:
         if "unique" not in str(exc).lower():
             raise
-        raise DoseRecordError(DUPLICATE_DAY, "taken_on") from exc
+        raise RecordError(DUPLICATE_DAY, "taken_on") from exc
     return entry, flags
 
 
@@ -174,28 +174,103 @@ def _raise_dose_flags(entry: DoseEntry, *, plan: TitrationPlan | None, scheduled
     )
 
 
-@transaction.atomic
 def dose_void(*, entry: DoseEntry, by: Any, reason: str) -> DoseEntry:
     """Void a wrong entry: it stays in the chart, struck through, with who, when and why."""
-    if not reason.strip():
-        raise DoseRecordError(REASON_REQUIRED, "reason")
-    locked = DoseEntry.objects.select_for_update().get(pk=entry.pk)
-    if locked.is_voided:
-        raise DoseRecordError(ALREADY_VOIDED, "reason")
-    locked.voided_at = timezone.now()
-    locked.voided_by = by
-    locked.void_reason = reason.strip()
-    locked.save(update_fields=["voided_at", "voided_by", "void_reason"])
-    return locked
+    return record_void(record=entry, by=by, reason=reason)
 
 
 @transaction.atomic
 def flag_acknowledge(*, flag: Flag, by: Any, note: str = "") -> Flag:
     locked = Flag.objects.select_for_update().get(pk=flag.pk)
     if not locked.is_open:
-        raise DoseRecordError(ALREADY_ACKNOWLEDGED, "note")
+        raise RecordError(ALREADY_ACKNOWLEDGED, "note")
     locked.acknowledged_at = timezone.now()
     locked.acknowledged_by = by
     locked.acknowledgement_note = note.strip()
     locked.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
+    return locked
+
+
+def check_day(*, patient: Patient, day: datetime.date, field: str) -> None:
+    """A clinical record's date: not in the future, not before the patient was born."""
+    if day > timezone.localdate():
+        raise RecordError(FUTURE_DAY, field)
+    if day < patient.date_of_birth:
+        raise RecordError(BEFORE_BIRTH, field)
+
+
+def checkin_check(*, patient: Patient, checked_on: datetime.date) -> None:
+    check_day(patient=patient, day=checked_on, field="checked_on")
+    if CheckIn.objects.live().filter(patient=patient, checked_on=checked_on).exists():
+        raise RecordError(DUPLICATE_CHECKIN_DAY, "checked_on")
+
+
+def checkin_record(
+    *,
+    patient: Patient,
+    by: Any,
+    checked_on: datetime.date,
+    pain_score: int,
+    sleep_quality: int | None = None,
+    notes: str = "",
+    side_effects: list[tuple[str, str, str]] = (),  # type: ignore[assignment]
+) -> tuple[CheckIn, list[Flag]]:
+    """Store a check-in with its side effects ((kind, severity, description) triples).
+
+    A severe side effect raises a warning flag in the same queue as the dose flags.
+    """
+    checkin_check(patient=patient, checked_on=checked_on)
+    try:
+        with transaction.atomic():
+            checkin = CheckIn.objects.create(
+                patient=patient,
+                checked_on=checked_on,
+                pain_score=pain_score,
+                sleep_quality=sleep_quality,
+                notes=notes,
+                recorded_by=by,
+            )
+            effects = SideEffect.objects.bulk_create(
+                [
+                    SideEffect(checkin=checkin, kind=kind, severity=severity, description=description)
+                    for kind, severity, description in side_effects
+                ]
+            )
+            flags = Flag.objects.bulk_create(
+                [
+                    Flag(
+                        patient=patient,
+                        checkin=checkin,
+                        kind=rules.FlagKind.SEVERE_SIDE_EFFECT,
+                        severity=rules.Severity.WARNING,
+                        message=f"Severe {effect.label.lower()} reported at the check-in of {checked_on:%-d %b %Y}.",
+                    )
+                    for effect in effects
+                    if effect.severity == SideEffect.Severity.SEVERE
+                ]
+            )
+    except IntegrityError as exc:
+        if "unique" not in str(exc).lower():
+            raise
+        raise RecordError(DUPLICATE_CHECKIN_DAY, "checked_on") from exc
+    return checkin, flags
+
+
+def checkin_void(*, checkin: CheckIn, by: Any, reason: str) -> CheckIn:
+    """Void a wrong check-in: it stays in the chart with who, when and why."""
+    return record_void(record=checkin, by=by, reason=reason)
+
+
+@transaction.atomic
+def record_void(*, record: Voidable, by: Any, reason: str) -> Voidable:
+    """Void a dose entry or check-in; voiding twice keeps the first void."""
+    if not reason.strip():
+        raise RecordError(REASON_REQUIRED, "reason")
+    locked = type(record).objects.select_for_update().get(pk=record.pk)
+    if locked.voided_at is not None:
+        raise RecordError(ALREADY_VOIDED, "reason")
+    locked.voided_at = timezone.now()
+    locked.voided_by = by
+    locked.void_reason = reason.strip()
+    locked.save(update_fields=["voided_at", "voided_by", "void_reason"])
     return locked

@@ -1,19 +1,23 @@
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from patients.access import patients_for, permission_required, with_patient
-from patients.models import Patient
+from patients.access import client_ip, patients_for, permission_required, with_patient
+from patients.models import AccessLog, Patient
+from patients.services import access_record
 
-from . import selectors, services
-from .forms import PRESETS, AcknowledgeForm, DoseEntryForm, PlanForm, VoidForm
-from .models import DoseEntry, Flag
+from . import export, selectors, services
+from .chart import PERIODS, chart_for, parse_period
+from .forms import PRESETS, AcknowledgeForm, CheckInForm, DoseEntryForm, PlanForm, VoidForm
+from .models import CheckIn, DoseEntry, Flag
 from .rules import format_dose
 
 FLAGS_PER_PAGE = 25
@@ -27,15 +31,83 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @with_patient("patients.view_patient")
 def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
     today = timezone.localdate()
+    plans = list(patient.plans.select_related("created_by").order_by("start_date", "created_at"))
+    summary = selectors.patient_summary(patient, today)
+    period = parse_period(request.GET.get("period"))
+    chart = chart_for(patient, plans, period, today)
+    access_record(user=request.user, patient=patient, action=AccessLog.Action.VIEW, ip_address=client_ip(request))
     context = {
         "patient": patient,
         "diagnoses": patient.diagnoses.select_related("condition"),
-        "summary": selectors.patient_summary(patient, today),
-        "history": selectors.dose_history(patient, today, request.GET.get("page", 1)),
+        "summary": summary,
+        "response": selectors.response_for(patient, summary.plan, today),
+        "chart": chart,
+        "chart_series": chart.series(),
+        "periods": PERIODS,
+        "history": selectors.dose_history(patient, today, request.GET.get("page", 1), plans=plans),
         "open_flags": selectors.open_flags(request.user).filter(patient=patient).order_by("-severity", "created_at"),
         "today": today,
     }
     return render(request, "titration/patient_page.html", context)
+
+
+@with_patient("patients.view_patient")
+def patient_export(request: HttpRequest, patient: Patient) -> StreamingHttpResponse:
+    access_record(user=request.user, patient=patient, action=AccessLog.Action.EXPORT, ip_address=client_ip(request))
+    response = StreamingHttpResponse(export.stream(patient), content_type="text/csv; charset=utf-8")
+    filename = f"patient-{patient.pk}-{timezone.localdate().isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@with_patient("titration.add_checkin")
+def checkin_create(request: HttpRequest, patient: Patient) -> HttpResponse:
+    form = CheckInForm(request.POST or None, patient=patient)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            checkin, flags = services.checkin_record(
+                patient=patient,
+                by=request.user,
+                checked_on=data["checked_on"],
+                pain_score=data["pain_score"],
+                sleep_quality=data["sleep_quality"],
+                notes=data["notes"],
+                side_effects=form.side_effects(),
+            )
+        except services.RecordError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            text = f"Check-in for {checkin.checked_on:%-d %b %Y} recorded: pain {checkin.pain_score}/10."
+            if flags:
+                messages.warning(request, f"{text} Flags raised: " + " ".join(f.message for f in flags))
+            else:
+                messages.success(request, text)
+            return redirect(patient)
+    return render(request, "titration/checkin_form.html", {"form": form, "patient": patient})
+
+
+@require_http_methods(["GET", "POST"])
+@with_patient("titration.void_checkin")
+def checkin_void(request: HttpRequest, patient: Patient, checkin_id: int) -> HttpResponse:
+    checkin = get_object_or_404(CheckIn, pk=checkin_id, patient=patient)
+    return _void_page(request, patient, checkin, checkin.checked_on)
+
+
+def _void_page(request: HttpRequest, patient: Patient, record: DoseEntry | CheckIn, day: datetime.date) -> HttpResponse:
+    """Ask for the reason, void the record, and return to the patient (doses and check-ins alike)."""
+    form = VoidForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_void(record=record, by=request.user, reason=form.cleaned_data["reason"])
+        except services.RecordError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(request, f"Record of {day:%-d %b %Y} voided. Record the correct one if needed.")
+            return redirect(patient)
+    context = {"form": form, "patient": patient, "entry": record, "is_checkin": isinstance(record, CheckIn)}
+    return render(request, "titration/void_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -56,7 +128,7 @@ def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
                 override_reason=data["override_reason"],
                 confirmed=data["confirm_out_of_range"],
             )
-        except services.DoseRecordError as exc:
+        except services.RecordError as exc:
             form.add_error(exc.field, exc.message)
         else:
             day = f"{entry.taken_on:%-d %b %Y}"
@@ -75,18 +147,7 @@ def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
 @with_patient("titration.void_doseentry")
 def dose_void(request: HttpRequest, patient: Patient, entry_id: int) -> HttpResponse:
     entry = get_object_or_404(DoseEntry, pk=entry_id, patient=patient)
-    form = VoidForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.dose_void(entry=entry, by=request.user, reason=form.cleaned_data["reason"])
-        except services.DoseRecordError as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            messages.success(
-                request, f"Entry for {entry.taken_on:%-d %b %Y} voided. Record the correct dose if needed."
-            )
-            return redirect(patient)
-    return render(request, "titration/void_form.html", {"form": form, "patient": patient, "entry": entry})
+    return _void_page(request, patient, entry, entry.taken_on)
 
 
 @require_http_methods(["GET", "POST"])
@@ -133,7 +194,7 @@ def flag_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.flag_acknowledge(flag=flag, by=request.user, note=form.cleaned_data["note"])
-        except services.DoseRecordError as exc:
+        except services.RecordError as exc:
             messages.info(request, exc.message)
         else:
             messages.success(request, f"Flag acknowledged: {flag.message}")

@@ -31,7 +31,7 @@ def test_racing_submissions_store_one_entry_and_the_loser_gets_a_clear_message(p
         try:
             services.dose_record(patient=patient, by=prescriber, taken_on=today, dose_mg=Decimal(dose))
             outcomes.append("stored")
-        except services.DoseRecordError as exc:
+        except services.RecordError as exc:
             outcomes.append(exc.message)
         finally:
             connection.close()

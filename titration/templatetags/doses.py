@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from django import template
 
@@ -16,3 +17,28 @@ def dose_filter(value: Decimal | int | str | None) -> str:
     if value is None or value == "":
         return format_dose(None)
     return format_dose(Decimal(str(value)))
+
+
+def _one_decimal(value: Fraction | int) -> str:
+    number = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return format(number.normalize(), "f")
+
+
+@register.filter
+def score(value: Fraction | int | None) -> str:
+    """A pain score or a mean of scores, to one decimal place at most: ``4``, ``4.5``."""
+    return "—" if value is None else _one_decimal(Fraction(value))
+
+
+@register.filter
+def signed_score(value: Fraction | int | None) -> str:
+    """A change in points with its sign (a real minus sign): ``−2.5``, ``+1``, ``0``."""
+    if value is None:
+        return "—"
+    text = _one_decimal(abs(Fraction(value)))
+    return "0" if text == "0" else ("−" if value < 0 else "+") + text
+
+
+@register.filter
+def signed_percent(value: Fraction | int | None) -> str:
+    return "—" if value is None else f"{signed_score(value)}%"

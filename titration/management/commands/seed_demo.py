@@ -21,8 +21,10 @@ from patients.models import Clinic, Condition, Diagnosis, Membership, Patient
 from patients.roles import Role
 from titration import services
 from titration.models import DoseStatus, Formulation
+from titration.rules import format_dose
 
 DEMO_CLINIC = "Demo Pain Clinic"
+DECIMAL_SLIP_MRN = "D-1004"
 DEMO_ACCOUNTS = {
     # Demo-only credentials, printed once and listed in the README.
     Role.PRESCRIBER: ("demo.prescriber", "ldn-demo-prescriber", "Dana", "Lee"),
@@ -135,5 +137,44 @@ class Command(BaseCommand):
                 # Some patients hold a step lower for a few days after side effects.
                 if dose is not None and roll > 0.97 and dose - plan.step_mg >= Decimal("0.5"):
                     dose -= plan.step_mg
-                services.dose_record(patient=patient, by=prescriber, taken_on=day, dose_mg=dose)
+                if mrn == DECIMAL_SLIP_MRN and day == last_day - datetime.timedelta(days=2) and dose is not None:
+                    self._decimal_slip(patient, prescriber, day, dose)
+                else:
+                    services.dose_record(patient=patient, by=prescriber, taken_on=day, dose_mg=dose)
             day += datetime.timedelta(days=1)
+        self._checkins(patient, prescriber, start, today, rng)
+
+    def _decimal_slip(self, patient: Patient, by: Any, day: datetime.date, dose: Decimal) -> None:
+        """A tenfold slip caught by the flags: confirmed in a hurry, then voided and corrected."""
+        slip, _ = services.dose_record(
+            patient=patient, by=by, taken_on=day, dose_mg=dose * 10, confirmed=True, override_reason="as on the script"
+        )
+        services.dose_void(entry=slip, by=by, reason="Decimal slip: the pharmacy label says " + format_dose(dose))
+        services.dose_record(patient=patient, by=by, taken_on=day, dose_mg=dose)
+
+    def _checkins(
+        self, patient: Patient, by: Any, start: datetime.date, today: datetime.date, rng: random.Random
+    ) -> None:
+        """A baseline before the first dose, then weekly check-ins; some patients respond, some do not."""
+        baseline = rng.randint(6, 8)
+        best_relief = rng.choice([0.1, 0.35, 0.55])  # fraction of pain relieved at full effect
+        day = start - datetime.timedelta(days=3)
+        week = 0
+        while day <= today:
+            relief = best_relief * min(week / 8, 1)
+            pain = max(0, min(10, round(baseline * (1 - relief) + rng.choice([-1, 0, 0, 1]))))
+            effects: list[tuple[str, str, str]] = []
+            if 1 <= week <= 3 and rng.random() < 0.5:
+                effects.append(("vivid_dreams", rng.choice(["mild", "moderate"]), ""))
+            if week == 2 and rng.random() < 0.25:
+                effects.append(("insomnia", "severe", ""))
+            services.checkin_record(
+                patient=patient,
+                by=by,
+                checked_on=day,
+                pain_score=pain if week else baseline,
+                sleep_quality=rng.randint(4, 8),
+                side_effects=effects,
+            )
+            day += datetime.timedelta(days=7)
+            week += 1

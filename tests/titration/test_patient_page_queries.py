@@ -1,0 +1,69 @@
+"""The patient page's cost must not grow with the history: paginated table, no query per chart point."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from titration import services
+from titration.models import CheckIn, DoseEntry, Flag
+
+pytestmark = pytest.mark.django_db
+
+MAX_QUERIES = 30
+
+
+def fill_history(patient, user, days: int, today: datetime.date) -> None:
+    """``days`` daily doses (every 10th flagged) and weekly check-ins, bulk-inserted."""
+    start = today - datetime.timedelta(days=days)
+    services.plan_set(
+        patient=patient,
+        by=user,
+        start_date=start,
+        starting_dose_mg=Decimal("0.5"),
+        step_mg=Decimal("0.5"),
+        step_interval_days=7,
+        target_dose_mg=Decimal("4.5"),
+    )
+    entries = DoseEntry.objects.bulk_create(
+        DoseEntry(
+            patient=patient, taken_on=start + datetime.timedelta(days=i), dose_mg=Decimal("1.5"), recorded_by=user
+        )
+        for i in range(days)
+    )
+    Flag.objects.bulk_create(
+        Flag(patient=patient, dose_entry=e, kind="off_schedule", severity=10, message="m") for e in entries[::10]
+    )
+    CheckIn.objects.bulk_create(
+        CheckIn(patient=patient, checked_on=start + datetime.timedelta(days=i), pain_score=5, recorded_by=user)
+        for i in range(0, days, 7)
+    )
+
+
+def page_queries(client, patient, period: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"/patients/{patient.pk}/", {"period": period})
+    assert response.status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("period", ["90", "all"])
+def test_query_count_is_the_same_for_30_and_1800_entries(
+    staff_client, make_patient, prescriber, today, period, django_assert_max_num_queries
+):
+    short, long = make_patient(), make_patient()
+    fill_history(short, prescriber, 30, today)
+    fill_history(long, prescriber, 1800, today)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        staff_client.get(f"/patients/{long.pk}/", {"period": period})
+    assert page_queries(staff_client, short, period) == page_queries(staff_client, long, period)
+
+
+def test_the_history_table_shows_one_page_of_days(staff_client, make_patient, prescriber, today):
+    patient = make_patient()
+    fill_history(patient, prescriber, 1800, today)
+    history = staff_client.get(f"/patients/{patient.pk}/").context["history"]
+    assert len(history.days) == 30
+    assert history.num_pages == 61

@@ -1,0 +1,162 @@
+"""The dose–pain chart's data for a period: a fixed handful of queries, never one per point.
+
+The chart itself is drawn in the browser by Chart.js (installed from npm, served by the app); this module
+gives it plain series and gives screen readers and print a summary and a table of the notable days.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from patients.models import Patient
+
+from . import rules
+from .models import CheckIn, DoseEntry, DoseStatus, Flag, SideEffect, TitrationPlan
+
+PERIODS: dict[str, int | None] = {"30": 30, "90": 90, "365": 365, "all": None}
+DEFAULT_PERIOD = "90"
+
+
+def parse_period(raw: str | None) -> str:
+    """The requested period if it is one of the allowed ones, else the default (90 days)."""
+    return raw if raw in PERIODS else DEFAULT_PERIOD
+
+
+@dataclass
+class ChartDay:
+    day: datetime.date
+    dose_mg: Decimal | None = None
+    scheduled_mg: Decimal | None = None
+    missed: bool = False
+    flagged: list[str] = field(default_factory=list)
+    pain: int | None = None
+    severe_effects: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Chart:
+    period: str
+    start: datetime.date
+    end: datetime.date
+    days: list[ChartDay]
+
+    @property
+    def notable_days(self) -> list[ChartDay]:
+        """Days a reader needs in the text alternative: dose changes, check-ins, flags, missed doses."""
+        notable = []
+        last_dose: Decimal | None = None
+        for day in self.days:
+            changed = day.dose_mg is not None and day.dose_mg != last_dose
+            if changed or day.pain is not None or day.flagged or day.missed or day.severe_effects:
+                notable.append(day)
+            if day.dose_mg is not None:
+                last_dose = day.dose_mg
+        return notable
+
+    def summary(self) -> str:
+        doses = [d.dose_mg for d in self.days if d.dose_mg is not None]
+        pains = [d.pain for d in self.days if d.pain is not None]
+        parts = [f"From {self.start:%-d %b %Y} to {self.end:%-d %b %Y}: {len(doses)} doses taken"]
+        missed = sum(d.missed for d in self.days)
+        parts.append(f"{missed} missed")
+        if doses:
+            parts.append(f"dose from {rules.format_dose(doses[0])} to {rules.format_dose(doses[-1])}")
+        if pains:
+            parts.append(f"{len(pains)} pain scores, from {pains[0]} to {pains[-1]} out of 10")
+        else:
+            parts.append("no pain scores")
+        flagged = sum(bool(d.flagged) for d in self.days)
+        severe = sum(bool(d.severe_effects) for d in self.days)
+        parts.append(f"{flagged} flagged dose{'s' if flagged != 1 else ''}")
+        parts.append(f"{severe} day{'s' if severe != 1 else ''} with a severe side effect")
+        return ", ".join(parts) + "."
+
+    def series(self) -> dict[str, Any]:
+        """Plain lists for Chart.js, one value per day (None where there is nothing)."""
+
+        def number(value: Decimal | None) -> str | None:
+            return None if value is None else format(value.normalize(), "f")
+
+        return {
+            "labels": [d.day.isoformat() for d in self.days],
+            "dose": [number(d.dose_mg) for d in self.days],
+            "scheduled": [number(d.scheduled_mg) for d in self.days],
+            "missed": [0 if d.missed else None for d in self.days],
+            "flagged": [number(d.dose_mg) if d.flagged else None for d in self.days],
+            "pain": [d.pain for d in self.days],
+            "severe": [d.pain if d.severe_effects and d.pain is not None else None for d in self.days],
+            "range": [number(rules.LDN_MIN_MG), number(rules.LDN_MAX_MG)],
+        }
+
+
+PlanSpan = tuple[datetime.date, datetime.date, TitrationPlan]
+
+
+def plan_spans(plans: list[TitrationPlan], today: datetime.date) -> list[PlanSpan]:
+    """Each plan with the days it was in force: from its start to the day it ended (or today)."""
+    spans = []
+    for plan in plans:
+        end = plan.ended_at.date() if plan.ended_at else today
+        if end >= plan.start_date:
+            spans.append((plan.start_date, end, plan))
+    return spans
+
+
+def plan_on(spans: list[PlanSpan], day: datetime.date) -> TitrationPlan | None:
+    """The plan in force on ``day``: the latest one whose span covers it."""
+    covering = [plan for (start, end, plan) in spans if start <= day <= end]
+    return covering[-1] if covering else None
+
+
+def first_record_day(patient: Patient, plans: list[TitrationPlan]) -> datetime.date | None:
+    candidates = [
+        DoseEntry.objects.filter(patient=patient).order_by("taken_on").values_list("taken_on", flat=True).first(),
+        CheckIn.objects.filter(patient=patient).order_by("checked_on").values_list("checked_on", flat=True).first(),
+        *(plan.start_date for plan in plans),
+    ]
+    days = [d for d in candidates if d is not None]
+    return min(days) if days else None
+
+
+def chart_for(patient: Patient, plans: list[TitrationPlan], period: str, today: datetime.date) -> Chart:
+    """The chart of ``period`` days up to today (``all``: from the first record). ``plans``: all of them."""
+    length = PERIODS[period]
+    if length is None:
+        start = min(first_record_day(patient, plans) or today, today)
+    else:
+        start = today - datetime.timedelta(days=length - 1)
+    days = {
+        start + datetime.timedelta(days=i): ChartDay(start + datetime.timedelta(days=i))
+        for i in range((today - start).days + 1)
+    }
+
+    entries = DoseEntry.objects.live().filter(patient=patient, taken_on__range=(start, today))
+    for taken_on, dose, status in entries.values_list("taken_on", "dose_mg", "status"):
+        if status == DoseStatus.MISSED:
+            days[taken_on].missed = True
+        else:
+            days[taken_on].dose_mg = dose
+    flags = Flag.objects.filter(dose_entry__in=entries, severity__gte=rules.Severity.WARNING).values_list(
+        "dose_entry__taken_on", "kind"
+    )
+    for taken_on, kind in flags:
+        days[taken_on].flagged.append(Flag.Kind(kind).label)
+
+    checkins = CheckIn.objects.live().filter(patient=patient, checked_on__range=(start, today))
+    for checked_on, pain in checkins.values_list("checked_on", "pain_score"):
+        days[checked_on].pain = pain
+    severe = SideEffect.objects.filter(checkin__in=checkins, severity=SideEffect.Severity.SEVERE).values_list(
+        "checkin__checked_on", "kind", "description"
+    )
+    for checked_on, kind, description in severe:
+        days[checked_on].severe_effects.append(description or SideEffect.Kind(kind).label)
+
+    spans = plan_spans(plans, today)
+    for chart_day in days.values():
+        plan = plan_on(spans, chart_day.day)
+        if plan:
+            chart_day.scheduled_mg = plan.scheduled_dose_on(chart_day.day)
+    return Chart(period=period, start=start, end=today, days=list(days.values()))

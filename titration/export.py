@@ -1,0 +1,102 @@
+"""The CSV export of a patient's record: every dose entry and check-in, voided ones marked.
+
+Cells a spreadsheet would run as a formula are neutralised (OWASP "CSV injection").
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from patients.models import Patient
+
+from .models import CheckIn, DoseEntry
+
+HEADER = [
+    "record",
+    "date",
+    "dose_mg",
+    "scheduled_dose_mg",
+    "status",
+    "formulation",
+    "pain_score",
+    "sleep_quality",
+    "side_effects",
+    "notes",
+    "override_reason",
+    "flags",
+    "recorded_by",
+    "recorded_at",
+    "voided",
+    "voided_by",
+    "voided_at",
+    "void_reason",
+]
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+BATCH = 2000
+
+
+def neutralise(value: Any) -> str:
+    """A cell as text; one starting like a formula gets a leading apostrophe so it is shown, not run."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    text = str(value)
+    if text.startswith(FORMULA_TRIGGERS):
+        return "'" + text
+    return text
+
+
+def _flags(record: DoseEntry | CheckIn) -> str:
+    return "; ".join(f"{flag.kind}:{flag.get_severity_display().lower()}" for flag in record.flags.all())
+
+
+def _common(record: DoseEntry | CheckIn) -> list[Any]:
+    return [
+        record.recorded_by.username,
+        record.recorded_at.isoformat(timespec="seconds"),
+        "yes" if record.voided_at else "no",
+        record.voided_by.username if record.voided_by else "",
+        record.voided_at.isoformat(timespec="seconds") if record.voided_at else "",
+        record.void_reason,
+    ]
+
+
+def rows(patient: Patient) -> Iterator[list[str]]:
+    yield HEADER
+    entries = (
+        DoseEntry.objects.filter(patient=patient)
+        .select_related("recorded_by", "voided_by")
+        .prefetch_related("flags")
+        .order_by("taken_on", "recorded_at")
+    )
+    for entry in entries.iterator(chunk_size=BATCH):
+        dose = [entry.dose_mg, entry.scheduled_dose_mg, entry.status, entry.formulation, "", "", ""]
+        notes = [entry.notes, entry.override_reason, _flags(entry)]
+        yield [neutralise(v) for v in ["dose", entry.taken_on.isoformat(), *dose, *notes, *_common(entry)]]
+    checkins = (
+        CheckIn.objects.filter(patient=patient)
+        .select_related("recorded_by", "voided_by")
+        .prefetch_related("side_effects", "flags")
+        .order_by("checked_on", "recorded_at")
+    )
+    for checkin in checkins.iterator(chunk_size=BATCH):
+        effects = "; ".join(str(effect) for effect in checkin.side_effects.all())
+        outcome = ["", "", "", "", checkin.pain_score, checkin.sleep_quality, effects]
+        notes = [checkin.notes, "", _flags(checkin)]
+        yield [neutralise(v) for v in ["checkin", checkin.checked_on.isoformat(), *outcome, *notes, *_common(checkin)]]
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def stream(patient: Patient) -> Iterable[str]:
+    writer = csv.writer(_Echo())
+    return (writer.writerow(row) for row in rows(patient))
