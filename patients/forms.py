@@ -85,6 +85,14 @@ class PatientForm(forms.ModelForm):
             self.fields["prescriber"].initial = user.pk
         self.fields["sex"].required = False
 
+        if self.instance.pk:
+            # A change to a clinical record says why (audit trail).
+            self.fields["change_reason"] = forms.CharField(
+                label="Reason for the change",
+                max_length=300,
+                help_text="Recorded in the audit trail, for example “correcting a typo in the MRN”.",
+                error_messages={"required": "Give the reason for this change."},
+            )
         self._diagnosis_fields: dict[int, str] = {}
         existing = {}
         if self.instance.pk:
@@ -131,6 +139,7 @@ class PatientForm(forms.ModelForm):
             ),
             "is_active",
             "notes",
+            *(["change_reason"] if "change_reason" in self.fields else []),
             Submit("submit", "Save patient"),
         )
 

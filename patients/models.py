@@ -8,17 +8,26 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+from simple_history import register
+from simple_history.models import HistoricalRecords
 
 EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
 
 
 class Clinic(models.Model):
     name = models.CharField(max_length=120, unique=True)
+    require_two_factor_for_prescribers = models.BooleanField(
+        "require two-factor sign-in for prescribers",
+        default=False,
+        help_text="Prescribers of this clinic must sign in with an authenticator app code.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -33,6 +42,7 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "clinic"], name="membership_unique_user_clinic")]
@@ -83,6 +93,7 @@ class Patient(models.Model):
     conditions = models.ManyToManyField(Condition, through="Diagnosis", related_name="patients")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["family_name", "given_name", "pk"]
@@ -125,6 +136,7 @@ class Diagnosis(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="diagnoses")
     condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="diagnoses")
     diagnosed_on = models.DateField(null=True, blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["condition__name"]
@@ -157,3 +169,7 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.action} {self.patient_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# Accounts and their roles (group memberships) are audited too.
+register(User, app="patients", m2m_fields=[User.groups.field], excluded_fields=["last_login", "password"])

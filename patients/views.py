@@ -42,7 +42,12 @@ def _save_form(request: HttpRequest, form: PatientForm) -> Patient | None:
         return None
     patient = form.save(commit=False)
     try:
-        return patient_save(patient=patient, diagnoses=form.diagnoses())
+        return patient_save(
+            patient=patient,
+            diagnoses=form.diagnoses(),
+            by=request.user,
+            reason=form.cleaned_data.get("change_reason", ""),
+        )
     except DuplicateMrnError:
         form.add_error("mrn", DUPLICATE_MRN)
         return None

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from patients.models import Patient
 
@@ -60,6 +61,7 @@ class TitrationPlan(models.Model):
     ended_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -149,6 +151,7 @@ class DoseEntry(VoidableRecord):
     )
     scheduled_dose_mg = models.DecimalField(null=True, blank=True, **DOSE_FIELD)
     override_reason = models.TextField(blank=True, help_text="Why a dose outside 0.5–4.5 mg was confirmed.")
+    history = HistoricalRecords()
 
     class Meta(VoidableRecord.Meta):
         ordering = ["-taken_on", "-recorded_at"]
@@ -205,6 +208,7 @@ class Flag(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     acknowledgement_note = models.TextField(blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-severity", "created_at", "pk"]
@@ -242,6 +246,7 @@ class CheckIn(VoidableRecord):
     pain_score = models.PositiveSmallIntegerField("pain (0–10)")
     sleep_quality = models.PositiveSmallIntegerField("sleep quality (0–10)", null=True, blank=True)
     notes = models.TextField(blank=True)
+    history = HistoricalRecords()
 
     class Meta(VoidableRecord.Meta):
         ordering = ["-checked_on", "-recorded_at"]
@@ -287,6 +292,7 @@ class SideEffect(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     description = models.CharField(max_length=200, blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["kind"]

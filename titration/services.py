@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from patients.audit import bulk_create_audited, create_audited, save_audited
 from patients.models import Patient
 
 from . import rules
@@ -47,8 +48,10 @@ def plan_set(*, patient: Patient, by: Any, **fields: Any) -> TitrationPlan:
     """Make a new plan the patient's active one; the old plan is ended and kept in the history."""
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     now = timezone.now()
-    patient.plans.filter(is_active=True).update(is_active=False, ended_at=now, ended_by=by)
-    return TitrationPlan.objects.create(patient=patient, created_by=by, is_active=True, **fields)
+    for old in patient.plans.filter(is_active=True):
+        old.is_active, old.ended_at, old.ended_by = False, now, by
+        save_audited(old, by=by, reason="Replaced by a new plan.", update_fields=["is_active", "ended_at", "ended_by"])
+    return create_audited(TitrationPlan, by=by, patient=patient, created_by=by, is_active=True, **fields)
 
 
 def previous_dose(patient: Patient, day: datetime.date) -> Decimal | None:
@@ -131,7 +134,10 @@ def dose_record(
         dose_mg = dose_mg if dose_mg is not None else scheduled
     try:
         with transaction.atomic():
-            entry = DoseEntry.objects.create(
+            entry = create_audited(
+                DoseEntry,
+                by=by,
+                reason=override_reason.strip() if warning_confirmed else "",
                 patient=patient,
                 taken_on=taken_on,
                 dose_mg=dose_mg,
@@ -160,7 +166,7 @@ def _raise_dose_flags(entry: DoseEntry, *, plan: TitrationPlan | None, scheduled
         plan_step_mg=plan.step_mg if plan else None,
         scheduled_mg=scheduled,
     )
-    return Flag.objects.bulk_create(
+    return bulk_create_audited(
         [
             Flag(
                 patient=entry.patient,
@@ -170,7 +176,8 @@ def _raise_dose_flags(entry: DoseEntry, *, plan: TitrationPlan | None, scheduled
                 message=finding.message,
             )
             for finding in findings
-        ]
+        ],
+        by=entry.recorded_by,
     )
 
 
@@ -187,7 +194,12 @@ def flag_acknowledge(*, flag: Flag, by: Any, note: str = "") -> Flag:
     locked.acknowledged_at = timezone.now()
     locked.acknowledged_by = by
     locked.acknowledgement_note = note.strip()
-    locked.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
+    save_audited(
+        locked,
+        by=by,
+        reason=locked.acknowledgement_note,
+        update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"],
+    )
     return locked
 
 
@@ -222,7 +234,9 @@ def checkin_record(
     checkin_check(patient=patient, checked_on=checked_on)
     try:
         with transaction.atomic():
-            checkin = CheckIn.objects.create(
+            checkin = create_audited(
+                CheckIn,
+                by=by,
                 patient=patient,
                 checked_on=checked_on,
                 pain_score=pain_score,
@@ -230,13 +244,14 @@ def checkin_record(
                 notes=notes,
                 recorded_by=by,
             )
-            effects = SideEffect.objects.bulk_create(
+            effects = bulk_create_audited(
                 [
                     SideEffect(checkin=checkin, kind=kind, severity=severity, description=description)
                     for kind, severity, description in side_effects
-                ]
+                ],
+                by=by,
             )
-            flags = Flag.objects.bulk_create(
+            flags = bulk_create_audited(
                 [
                     Flag(
                         patient=patient,
@@ -247,7 +262,8 @@ def checkin_record(
                     )
                     for effect in effects
                     if effect.severity == SideEffect.Severity.SEVERE
-                ]
+                ],
+                by=by,
             )
     except IntegrityError as exc:
         if "unique" not in str(exc).lower():
@@ -272,5 +288,5 @@ def record_void(*, record: Voidable, by: Any, reason: str) -> Voidable:
     locked.voided_at = timezone.now()
     locked.voided_by = by
     locked.void_reason = reason.strip()
-    locked.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    save_audited(locked, by=by, reason=locked.void_reason, update_fields=["voided_at", "voided_by", "void_reason"])
     return locked

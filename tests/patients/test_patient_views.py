@@ -110,6 +110,7 @@ class TestCreate:
 class TestEdit:
     def test_a_prescriber_edits_a_patient_and_changes_conditions(self, prescriber_client, prescriber, patient, crohns):
         data = with_prescriber(patient_data(crohns, mrn=patient.mrn, given_name="Augusta"), prescriber)
+        data["change_reason"] = "preferred name"
         response = prescriber_client.post(f"/patients/{patient.pk}/edit/", data)
         assert response.status_code == 302
         patient.refresh_from_db()
@@ -126,7 +127,7 @@ class TestEdit:
     ):
         make_patient(mrn="ONE")
         second = make_patient(mrn="TWO")
-        data = with_prescriber(patient_data(fibromyalgia, mrn="ONE"), prescriber)
+        data = with_prescriber(patient_data(fibromyalgia, mrn="ONE", change_reason="typo"), prescriber)
         response = prescriber_client.post(f"/patients/{second.pk}/edit/", data)
         assert response.context["form"].errors["mrn"] == [DUPLICATE_MRN]
         second.refresh_from_db()

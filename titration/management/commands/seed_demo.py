@@ -17,8 +17,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from patients.models import Clinic, Condition, Diagnosis, Membership, Patient
+from patients.models import Clinic, Condition, Membership, Patient
 from patients.roles import Role
+from patients.services import patient_save
 from titration import services
 from titration.models import DoseStatus, Formulation
 from titration.rules import format_dose
@@ -95,20 +96,21 @@ class Command(BaseCommand):
     def _patient(self, row: tuple[Any, ...], clinic: Clinic, prescriber: Any, rng: random.Random) -> None:
         mrn, given, family, born, sex, condition_name, numbers, days_on_plan = row
         today = timezone.localdate()
-        patient = Patient.objects.create(
-            clinic=clinic,
-            mrn=mrn,
-            given_name=given,
-            family_name=family,
-            date_of_birth=datetime.date.fromisoformat(born),
-            sex=sex,
-            prescriber=prescriber,
-        )
         start = today - datetime.timedelta(days=days_on_plan)
-        Diagnosis.objects.create(
-            patient=patient,
-            condition=Condition.objects.get(name=condition_name),
-            diagnosed_on=start - datetime.timedelta(days=rng.randint(200, 2000)),
+        patient = patient_save(
+            patient=Patient(
+                clinic=clinic,
+                mrn=mrn,
+                given_name=given,
+                family_name=family,
+                date_of_birth=datetime.date.fromisoformat(born),
+                sex=sex,
+                prescriber=prescriber,
+            ),
+            diagnoses={
+                Condition.objects.get(name=condition_name): start - datetime.timedelta(days=rng.randint(200, 2000))
+            },
+            by=prescriber,
         )
         starting, step, interval, target = numbers
         plan = services.plan_set(
