@@ -58,6 +58,18 @@ def permission_required(perm: str) -> Callable[[ViewFunc], ViewFunc]:
     return decorator
 
 
+def superuser_required(view: ViewFunc) -> ViewFunc:
+    """403 for everyone but superusers (after any 404 from an object lookup inside the view)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only administrators can see the access log.")
+        return view(request, *args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
 def with_patient(perm: str | None = None) -> Callable[[ViewFunc], ViewFunc]:
     """Turn the URL's ``patient_id`` into ``patient``: 404 outside the user's clinics, then 403 without ``perm``.
 

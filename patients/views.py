@@ -1,20 +1,24 @@
 from __future__ import annotations
 
+import itertools
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
-from .access import patients_for, permission_required, with_patient
+from .access import patients_for, permission_required, superuser_required, with_patient
+from .csv_stream import csv_lines
 from .forms import DUPLICATE_MRN, PatientFilterForm, PatientForm
-from .models import Patient
+from .models import AccessLog, Patient
 from .services import DuplicateMrnError, patient_save
 
 PATIENTS_PER_PAGE = 25
 
 
+@require_GET
 def patient_list(request: HttpRequest) -> HttpResponse:
     filters = PatientFilterForm(request.GET or None)
     patients = patients_for(request.user).select_related("clinic", "prescriber")
@@ -71,3 +75,33 @@ def patient_edit(request: HttpRequest, patient: Patient) -> HttpResponse:
         messages.success(request, "Patient details saved.")
         return redirect(saved)
     return render(request, "patients/patient_form.html", {"form": form, "patient": patient})
+
+
+ACCESS_PER_PAGE = 50
+
+
+@require_GET
+@superuser_required
+def access_log(request: HttpRequest) -> HttpResponse:
+    """Who looked at which record: every view of a patient page, audit trail or export."""
+    logs = AccessLog.objects.select_related("user", "patient")
+    patient_id = request.GET.get("patient", "")
+    if patient_id.isdigit():
+        logs = logs.filter(patient_id=int(patient_id))
+    page = Paginator(logs, ACCESS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "patients/access_log.html", {"page": page, "patient_id": patient_id})
+
+
+@require_GET
+@with_patient()
+@superuser_required
+def access_log_csv(request: HttpRequest, patient: Patient) -> StreamingHttpResponse:
+    """ "Who looked at this record?" as CSV, for one patient."""
+    rows = (
+        [log.at.isoformat(timespec="seconds"), log.user.username, log.get_action_display(), log.ip_address or ""]
+        for log in patient.access_logs.select_related("user").iterator(chunk_size=2000)
+    )
+    header = [["time_utc", "user", "action", "ip_address"]]
+    response = StreamingHttpResponse(csv_lines(itertools.chain(header, rows)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="patient-{patient.pk}-access-log.csv"'
+    return response

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
+from django.utils import timezone
 
 from patients.models import Clinic, Condition, Diagnosis, Membership, Patient
 from patients.roles import Role
@@ -29,6 +30,11 @@ def make_user(username: str, role: Role | None, clinic: Clinic | None) -> User:
     if clinic is not None:
         Membership.objects.create(user=user, clinic=clinic)
     return user
+
+
+@pytest.fixture
+def today() -> datetime.date:
+    return timezone.localdate()
 
 
 @pytest.fixture

@@ -32,3 +32,12 @@ def app_urls(sample_ids: dict[str, int] | None = None) -> list[tuple[str, str]]:
         kwargs = {key: sample_ids.get(key, 1) for key in pattern.pattern.converters}
         urls.append((name, reverse(name, kwargs=kwargs)))
     return sorted(urls)
+
+
+def named_patterns() -> list[tuple[str, list[str]]]:
+    """(URL name, its keyword arguments) for every named pattern but the public ones."""
+    return sorted(
+        (name, sorted(pattern.pattern.converters))
+        for name, pattern in _walk(get_resolver().url_patterns)
+        if name not in PUBLIC
+    )

@@ -5,11 +5,11 @@ Cells a spreadsheet would run as a formula are neutralised (OWASP "CSV injection
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from patients.csv_stream import csv_lines
 from patients.models import Patient
 
 from .models import CheckIn, DoseEntry
@@ -90,13 +90,5 @@ def rows(patient: Patient) -> Iterator[list[str]]:
         yield [neutralise(v) for v in ["checkin", checkin.checked_on.isoformat(), *outcome, *notes, *_common(checkin)]]
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def stream(patient: Patient) -> Iterable[str]:
-    writer = csv.writer(_Echo())
-    return (writer.writerow(row) for row in rows(patient))
+    return csv_lines(rows(patient))

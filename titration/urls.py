@@ -13,6 +13,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/checkins/new/", views.checkin_create, name="checkin-create"),
     path("patients/<int:patient_id>/checkins/<int:checkin_id>/void/", views.checkin_void, name="checkin-void"),
     path("patients/<int:patient_id>/export.csv", views.patient_export, name="export"),
+    path("patients/<int:patient_id>/history/", views.patient_history, name="history"),
     path("flags/", views.flag_queue, name="flags"),
     path("flags/<int:flag_id>/acknowledge/", views.flag_acknowledge, name="flag-acknowledge"),
 ]

@@ -8,13 +8,14 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from patients.access import client_ip, patients_for, permission_required, with_patient
 from patients.models import AccessLog, Patient
 from patients.services import access_record
 
 from . import export, selectors, services
+from .audit import audit_trail
 from .chart import PERIODS, chart_for, parse_period
 from .forms import PRESETS, AcknowledgeForm, CheckInForm, DoseEntryForm, PlanForm, VoidForm
 from .models import CheckIn, DoseEntry, Flag
@@ -23,11 +24,13 @@ from .rules import format_dose
 FLAGS_PER_PAGE = 25
 
 
+@require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     data = selectors.dashboard(request.user, timezone.localdate())
     return render(request, "titration/dashboard.html", {"dashboard": data})
 
 
+@require_GET
 @with_patient("patients.view_patient")
 def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
     today = timezone.localdate()
@@ -51,6 +54,15 @@ def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
     return render(request, "titration/patient_page.html", context)
 
 
+@require_GET
+@with_patient("patients.view_patient")
+def patient_history(request: HttpRequest, patient: Patient) -> HttpResponse:
+    access_record(user=request.user, patient=patient, action=AccessLog.Action.HISTORY, ip_address=client_ip(request))
+    page = audit_trail(patient, request.GET.get("page", 1))
+    return render(request, "titration/patient_history.html", {"patient": patient, "page": page})
+
+
+@require_GET
 @with_patient("patients.view_patient")
 def patient_export(request: HttpRequest, patient: Patient) -> StreamingHttpResponse:
     access_record(user=request.user, patient=patient, action=AccessLog.Action.EXPORT, ip_address=client_ip(request))
@@ -167,6 +179,7 @@ def plan_set(request: HttpRequest, patient: Patient) -> HttpResponse:
     )
 
 
+@require_GET
 @permission_required("titration.view_flag")
 def flag_queue(request: HttpRequest) -> HttpResponse:
     severity = request.GET.get("severity") or None

@@ -2,14 +2,8 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from titration import services
-
-
-@pytest.fixture
-def today() -> datetime.date:
-    return timezone.localdate()
 
 
 @pytest.fixture
