@@ -191,3 +191,11 @@ def test_no_input_produces_a_500_or_stores_an_invalid_dose(prescriber, patient, 
         assert entry.taken_on >= patient.date_of_birth
     Flag.objects.all().delete()
     DoseEntry.objects.all().delete()
+
+
+def test_the_date_fields_default_to_today_in_iso_format(prescriber_client, patient, today):
+    """A date input only accepts YYYY-MM-DD; a localised default would leave it blank in the browser."""
+    dose_page = prescriber_client.get(url(patient)).content.decode()
+    checkin_page = prescriber_client.get(f"/patients/{patient.pk}/checkins/new/").content.decode()
+    assert f'name="taken_on" value="{today.isoformat()}"' in dose_page
+    assert f'name="checked_on" value="{today.isoformat()}"' in checkin_page

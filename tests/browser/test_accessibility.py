@@ -1,0 +1,131 @@
+"""axe-core (bundled by axe-playwright-python, nothing fetched) on every main page, against WCAG 2.1 AA."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.conftest import PASSWORD
+from titration import services
+
+from .conftest import AXE_COUNTS, sign_in
+
+WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+BLOCKING = ("serious", "critical")
+
+
+@pytest.fixture
+def chart_patient(patient, prescriber, staff, today):
+    services.plan_set(
+        patient=patient,
+        by=prescriber,
+        start_date=today - datetime.timedelta(days=40),
+        starting_dose_mg=Decimal("0.5"),
+        step_mg=Decimal("0.5"),
+        step_interval_days=7,
+        target_dose_mg=Decimal("4.5"),
+    )
+    for n in range(40, 1, -1):
+        day = today - datetime.timedelta(days=n)
+        services.dose_record(
+            patient=patient, by=prescriber, taken_on=day, dose_mg=services.active_plan(patient).scheduled_dose_on(day)
+        )
+        if n % 7 == 0:
+            services.checkin_record(
+                patient=patient,
+                by=staff,
+                checked_on=day,
+                pain_score=7 - n // 10,
+                side_effects=[("vivid_dreams", "severe", "")] if n == 28 else [],
+            )
+    services.dose_record(
+        patient=patient,
+        by=prescriber,
+        taken_on=today - datetime.timedelta(days=1),
+        dose_mg=Decimal("30"),
+        confirmed=True,
+        override_reason="decimal slip",
+    )
+    return patient
+
+
+def audit(page, name: str) -> list[dict]:
+    results = Axe().run(page, options=WCAG_21_AA)
+    violations = results.response["violations"]
+    counts = Counter()
+    for violation in violations:
+        counts[violation["impact"]] += len(violation["nodes"])
+    AXE_COUNTS[name] = dict(counts)
+    return [
+        f"{v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+        if v["impact"] in BLOCKING
+    ]
+
+
+def test_no_serious_or_critical_violations_on_the_main_pages(page, live_server, prescriber, chart_patient):
+    base = live_server.url
+    blocking: dict[str, list[str]] = {}
+
+    page.goto(f"{base}/accounts/login/")
+    blocking["login"] = audit(page, "login")
+    sign_in(page, live_server, prescriber.username, PASSWORD)
+    blocking["dashboard"] = audit(page, "dashboard")
+    page.goto(f"{base}/patients/")
+    blocking["patient list"] = audit(page, "patient list")
+    page.goto(f"{base}/patients/{chart_patient.pk}/")
+    page.wait_for_function("document.querySelector('#dose-pain-chart').width > 0")
+    blocking["patient page"] = audit(page, "patient page")
+    page.goto(f"{base}/patients/{chart_patient.pk}/doses/new/")
+    page.fill("#id_dose_mg", "abc")
+    page.get_by_role("button", name="Save dose").click()
+    page.wait_for_selector(".invalid-feedback")
+    blocking["dose form with an error"] = audit(page, "dose form with an error")
+    page.fill("#id_dose_mg", "6")
+    page.get_by_role("button", name="Save dose").click()
+    page.wait_for_selector("#id_confirm_out_of_range")
+    blocking["dose form asking to confirm"] = audit(page, "dose form asking to confirm")
+    page.goto(f"{base}/patients/{chart_patient.pk}/plan/")
+    blocking["plan form"] = audit(page, "plan form")
+    page.goto(f"{base}/patients/{chart_patient.pk}/checkins/new/")
+    blocking["check-in form"] = audit(page, "check-in form")
+    page.goto(f"{base}/flags/")
+    blocking["flag queue"] = audit(page, "flag queue")
+    page.goto(f"{base}/patients/{chart_patient.pk}/history/")
+    blocking["audit trail"] = audit(page, "audit trail")
+
+    assert not {name: found for name, found in blocking.items() if found}
+
+
+def test_errors_are_tied_to_their_fields(page, live_server, prescriber, patient):
+    sign_in(page, live_server, prescriber.username, PASSWORD)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/doses/new/")
+    page.fill("#id_dose_mg", "1,5")
+    page.get_by_role("button", name="Save dose").click()
+    field = page.locator("#id_dose_mg")
+    described_by = field.get_attribute("aria-describedby") or ""
+    assert field.get_attribute("aria-invalid") == "true"
+    messages = " ".join(page.locator(f"#{ident}").inner_text() for ident in described_by.split())
+    assert "Use a decimal point" in messages
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/", "Dashboard"),
+        ("/patients/", "Patients"),
+        ("/patients/{pk}/", "Patient Ada Byron"),
+        ("/patients/{pk}/doses/new/", "Log a dose for Ada Byron"),
+        ("/flags/", "Flag queue"),
+    ],
+)
+def test_pages_have_titles_a_language_and_one_main_heading(page, live_server, prescriber, patient, path, title):
+    sign_in(page, live_server, prescriber.username, PASSWORD)
+    page.goto(live_server.url + path.format(pk=patient.pk))
+    assert page.title().startswith(title)
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("h1").count() == 1
