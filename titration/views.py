@@ -22,6 +22,7 @@ from .models import CheckIn, DoseEntry, Flag
 from .rules import format_dose
 
 FLAGS_PER_PAGE = 25
+OPEN_FLAGS_SHOWN = 10
 
 
 @require_GET
@@ -39,6 +40,8 @@ def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
     period = parse_period(request.GET.get("period"))
     chart = chart_for(patient, plans, period, today)
     access_record(user=request.user, patient=patient, action=AccessLog.Action.VIEW, ip_address=client_ip(request))
+    # The most severe open flags; the rest wait in the flag queue (the page's cost must not grow with them).
+    open_flags = selectors.open_flags(request.user).filter(patient=patient).order_by("-severity", "created_at")
     context = {
         "patient": patient,
         "diagnoses": patient.diagnoses.select_related("condition"),
@@ -48,7 +51,8 @@ def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
         "chart_series": chart.series(),
         "periods": PERIODS,
         "history": selectors.dose_history(patient, today, request.GET.get("page", 1), plans=plans),
-        "open_flags": selectors.open_flags(request.user).filter(patient=patient).order_by("-severity", "created_at"),
+        "open_flags": open_flags[:OPEN_FLAGS_SHOWN],
+        "open_flag_count": open_flags.count(),
         "today": today,
     }
     return render(request, "titration/patient_page.html", context)
