@@ -283,7 +283,9 @@ def _score_field(label: str, message: str, *, required: bool) -> forms.IntegerFi
 class CheckInForm(forms.Form):
     """An outcome check-in: pain (NRS 0–10), sleep, and each side effect with its severity."""
 
-    checked_on = forms.DateField(label="Date of check-in", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    checked_on = forms.DateField(
+        label="Date of check-in", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     pain_score = _score_field("Pain (0–10)", PAIN_RANGE, required=True)
     sleep_quality = _score_field("Sleep quality (0–10, optional)", SLEEP_RANGE, required=False)
     notes = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
