@@ -9,5 +9,6 @@ from .roles import Role, role_of
 
 def clinician(request: HttpRequest) -> dict[str, Any]:
     """The signed-in user's role, for navigation and for hiding actions they cannot take."""
-    role = role_of(request.user)
+    user = getattr(request, "user", None)  # absent when a request is refused before authentication
+    role = role_of(user) if user is not None else None
     return {"user_role": role, "is_prescriber": role is Role.PRESCRIBER}

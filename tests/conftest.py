@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from decimal import Decimal
+from importlib import import_module
 from typing import Any
 
 import pytest
@@ -21,6 +22,44 @@ PASSWORD = "correct-horse-battery-staple"
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def seed_reference_data() -> None:
+    """Put back what the data migrations create (role groups, permissions, conditions).
+
+    A test that really commits (transaction=True, the live server) empties every table when it ends, so the
+    next one must restore the reference data the app cannot run without.
+    """
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Permission
+
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    seeds = [
+        ("patients", import_module("patients.migrations.0002_seed_conditions_and_roles")),
+        ("titration", import_module("titration.migrations.0002_role_permissions")),
+        ("titration", import_module("titration.migrations.0004_checkin_permissions")),
+    ]
+    for app_label, migration in seeds:
+        for group_name, codenames in migration.ROLE_PERMISSIONS.items():
+            group, _ = Group.objects.get_or_create(name=group_name)
+            group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
+    for name, icd10, snomed in seeds[0][1].CONDITIONS:
+        Condition.objects.get_or_create(name=name, defaults={"icd10_code": icd10, "snomed_code": snomed})
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_for_committing_tests(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("django_db")
+    committing = (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or (marker is not None and marker.kwargs.get("transaction", False))
+    )
+    if committing:
+        request.getfixturevalue("transactional_db")
+        seed_reference_data()
 
 
 def make_user(username: str, role: Role | None, clinic: Clinic | None) -> User:

@@ -40,6 +40,11 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "logout": {"get": (405, 405, 405), "post": (302, 302, 302)},
     "password_change": {"get": (200, 200, 200), "post": (200, 200, 200)},
     "password_change_done": {"get": (200, 200, 200), "post": (405, 405, 405)},
+    "accounts:two-factor": {"get": (200, 200, 200), "post": (405, 405, 405)},
+    "accounts:two-factor-setup": {"get": (200, 200, 200), "post": (200, 200, 200)},
+    "accounts:two-factor-verify": {"get": (302, 302, 302), "post": (302, 302, 302)},  # nothing to verify
+    "accounts:two-factor-disable": {"get": (405, 405, 405), "post": (302, 302, 302)},
+    "accounts:two-factor-recovery-codes": {"get": (405, 405, 405), "post": (302, 302, 302)},
 }
 
 CASES = [(name, method, role) for name, _ in named_patterns() for method in ("get", "post") for role in ROLES]
@@ -87,7 +92,7 @@ def test_access_matrix(world, name, method, role):
 
 
 def test_the_matrix_covers_many_cases():
-    assert len(CASES) >= 19 * 2 * 4
+    assert len(CASES) >= 24 * 2 * 4
 
 
 @pytest.mark.django_db
