@@ -163,7 +163,8 @@ def evaluate_dose(
     * >= 10x or <= 1/10 of the previous dose: critical, a likely decimal slip;
     * otherwise, a step up from the previous dose larger than the plan's step (1.5 mg without a
       plan): warning;
-    * different from the plan's scheduled dose: info (a deliberate hold is common; alert fatigue).
+    * different from the plan's scheduled dose: info (a deliberate hold is common), and only when no other
+      flag already explains the dose (alert fatigue: few, specific flags).
     """
     findings: list[Finding] = []
     if previous_dose is not None and previous_dose > 0:
@@ -190,7 +191,7 @@ def evaluate_dose(
     range_message = out_of_range_message(dose)
     if range_message:
         findings.append(Finding(FlagKind.OUT_OF_RANGE, Severity.WARNING, range_message))
-    if scheduled_mg is not None and dose != scheduled_mg:
+    if scheduled_mg is not None and dose != scheduled_mg and not findings:
         findings.append(
             Finding(
                 FlagKind.OFF_SCHEDULE,

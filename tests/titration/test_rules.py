@@ -195,3 +195,9 @@ class TestEvaluateDose:
 
     def test_the_first_dose_has_no_previous_to_compare(self):
         assert rules.evaluate_dose(d("4.5"), previous_dose=None, plan_step_mg=None, scheduled_mg=None) == []
+
+
+def test_off_schedule_is_not_added_when_another_flag_explains_the_dose():
+    findings = rules.evaluate_dose(d("15"), previous_dose=d("1.5"), plan_step_mg=d("0.5"), scheduled_mg=d("2"))
+    assert FlagKind.OFF_SCHEDULE not in [f.kind for f in findings]
+    assert FlagKind.TENFOLD_CHANGE in [f.kind for f in findings]
