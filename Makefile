@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Generate a realistic data set into its own PostgreSQL database (ldn_bench), time the pages, load-test
+# gunicorn, and write docs/performance.md. Options: BENCH_ARGS="--patients 200 --clinics 2" (see docs/performance.md).
+bench: install
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

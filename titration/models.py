@@ -224,6 +224,13 @@ class Flag(models.Model):
                 condition=Q(acknowledged_at__isnull=True),
                 name="flag_open_queue_idx",
             ),
+            # A patient's open flags, most severe first (the patient page), and a clinic's open flags
+            # reached through its patients (dashboard, queue) without reading every clinic's open flags.
+            models.Index(
+                fields=["patient", "-severity", "created_at"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="flag_open_patient_idx",
+            ),
         ]
 
     def __str__(self) -> str:

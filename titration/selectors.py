@@ -196,24 +196,46 @@ class Dashboard:
 
 
 def dashboard(user: Any, today: datetime.date) -> Dashboard:
+    """Open flags by severity, patients due for a step-up today, patients on a plan with no recent dose.
+
+    Three queries whatever the clinic's size: the flag counts, one light row per active plan (its numbers
+    and whether a dose was logged in the last ``STALE_AFTER_DAYS`` days), and the few patients listed.
+    """
     counts = dict(open_flags(user).values_list("severity").annotate(n=Count("pk")).order_by())
     by_severity = [(s.name.lower(), counts.get(s.value, 0)) for s in sorted(rules.Severity, reverse=True)]
 
     active_plans = TitrationPlan.objects.filter(is_active=True, patient__in=patients_for(user), patient__is_active=True)
-    due = []
-    for plan in active_plans.select_related("patient").order_by("patient__family_name", "patient__given_name"):
-        dose = plan.scheduled_dose_on(today)
-        if dose is not None and rules.steps_up_on(plan.schedule, today):
-            due.append((plan.patient, dose))
-
-    recent = DoseEntry.objects.live().filter(
-        patient=OuterRef("patient"), taken_on__gt=today - datetime.timedelta(days=STALE_AFTER_DAYS)
+    stale_before = today - datetime.timedelta(days=STALE_AFTER_DAYS)
+    recent = DoseEntry.objects.live().filter(patient=OuterRef("patient"), taken_on__gt=stale_before)
+    rows = active_plans.annotate(has_recent=Exists(recent)).values_list(
+        "patient_id",
+        "start_date",
+        "starting_dose_mg",
+        "step_mg",
+        "step_interval_days",
+        "target_dose_mg",
+        "has_recent",
     )
-    stale = [
-        plan.patient
-        for plan in active_plans.filter(start_date__lte=today - datetime.timedelta(days=STALE_AFTER_DAYS))
-        .filter(~Exists(recent))
-        .select_related("patient")
-        .order_by("patient__family_name", "patient__given_name")
-    ]
-    return Dashboard(open_flags_by_severity=by_severity, due_step_up=due, stale=stale)
+    due_doses: dict[int, Decimal] = {}
+    stale_ids: set[int] = set()
+    for patient_id, start, starting, step, interval, target, has_recent in rows:
+        days = (today - start).days
+        # A plan steps up only on a whole number of intervals after its start: the rules decide the rest.
+        if days > 0 and days % interval == 0:
+            schedule = rules.Schedule(start, starting, step, interval, target)
+            dose = rules.scheduled_dose(schedule, today)
+            if dose is not None and rules.steps_up_on(schedule, today):
+                due_doses[patient_id] = dose
+        if start <= stale_before and not has_recent:
+            stale_ids.add(patient_id)
+    listed = (
+        Patient.objects.filter(pk__in=due_doses.keys() | stale_ids).order_by("family_name", "given_name")
+        if due_doses or stale_ids
+        else []
+    )
+    patients = list(listed)
+    return Dashboard(
+        open_flags_by_severity=by_severity,
+        due_step_up=[(p, due_doses[p.pk]) for p in patients if p.pk in due_doses],
+        stale=[p for p in patients if p.pk in stale_ids],
+    )
