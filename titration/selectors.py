@@ -30,8 +30,12 @@ class PatientSummary:
     next_step: tuple[datetime.date, Decimal] | None
 
 
-def patient_summary(patient: Patient, today: datetime.date) -> PatientSummary:
-    plan = patient.plans.filter(is_active=True).first()
+def patient_summary(patient: Patient, today: datetime.date, plans: list[TitrationPlan] | None = None) -> PatientSummary:
+    """Current plan, last dose taken and next step; ``plans`` (all of the patient's) saves a query."""
+    if plans is None:
+        plan = patient.plans.filter(is_active=True).first()
+    else:
+        plan = next((p for p in plans if p.is_active), None)
     last_dose = DoseEntry.objects.live().filter(patient=patient, status=DoseStatus.TAKEN).order_by("-taken_on").first()
     return PatientSummary(
         plan=plan,

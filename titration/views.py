@@ -36,7 +36,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
     today = timezone.localdate()
     plans = list(patient.plans.select_related("created_by").order_by("start_date", "created_at"))
-    summary = selectors.patient_summary(patient, today)
+    summary = selectors.patient_summary(patient, today, plans=plans)
     period = parse_period(request.GET.get("period"))
     chart = chart_for(patient, plans, period, today)
     access_record(user=request.user, patient=patient, action=AccessLog.Action.VIEW, ip_address=client_ip(request))

@@ -1,11 +1,13 @@
-"""The one way a dose is shown anywhere in the app: ``0.5 mg``, ``3 mg`` (ISMP notation)."""
+"""How doses, scores and flags are shown everywhere: doses as ``0.5 mg``, ``3 mg`` (ISMP notation)."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import Any
 
 from django import template
+from django.utils.html import format_html
 
 from titration.rules import format_dose
 
@@ -42,3 +44,15 @@ def signed_score(value: Fraction | int | None) -> str:
 @register.filter
 def signed_percent(value: Fraction | int | None) -> str:
     return "—" if value is None else f"{signed_score(value)}%"
+
+
+@register.filter
+def flag_badge(flag: Any) -> str:
+    """A flag as a badge that says its severity and kind in words, not only in colour."""
+    return format_html(
+        '<span class="badge flag-{}" title="{}">{}: {}</span>',
+        flag.severity_name,
+        flag.message,
+        flag.get_severity_display(),
+        flag.get_kind_display(),
+    )
