@@ -21,6 +21,7 @@ from django.utils import timezone
 from patients.models import Diagnosis, Patient
 
 from .models import CheckIn, DoseEntry, Flag, SideEffect, TitrationPlan
+from .paging import PageNumbers, clamp_page
 from .rules import format_dose
 
 PER_PAGE = 25
@@ -148,31 +149,9 @@ def _histories(patient: Patient) -> list[tuple[type[Model], QuerySet[Any]]]:
 
 
 @dataclass
-class AuditPage:
+class AuditPage(PageNumbers):
     events: list[AuditEvent]
-    number: int
-    num_pages: int
     count: int
-
-    @property
-    def paginator(self) -> AuditPage:
-        return self
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.num_pages
-
-    @property
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def next_page_number(self) -> int:
-        return self.number + 1
 
 
 def audit_trail(patient: Patient, page: Any = 1) -> AuditPage:
@@ -180,10 +159,7 @@ def audit_trail(patient: Patient, page: Any = 1) -> AuditPage:
     histories = _histories(patient)
     count = sum(queryset.count() for _, queryset in histories)
     num_pages = max(1, -(-count // PER_PAGE))
-    try:
-        number = min(max(int(page), 1), num_pages)
-    except (TypeError, ValueError):
-        number = 1
+    number = clamp_page(page, num_pages)
     wanted = number * PER_PAGE
     streams: list[Iterable[tuple[datetime.datetime, int, type[Model], Any]]] = []
     for order, (model, queryset) in enumerate(histories):

@@ -17,6 +17,7 @@ from patients.models import Patient
 from . import outcomes, rules
 from .chart import first_record_day, plan_on, plan_spans
 from .models import CheckIn, DoseEntry, DoseStatus, Flag, TitrationPlan
+from .paging import PageNumbers, clamp_page
 
 HISTORY_DAYS_PER_PAGE = 30
 STALE_AFTER_DAYS = 7
@@ -60,33 +61,10 @@ class HistoryDay:
 
 
 @dataclass
-class HistoryPage:
+class HistoryPage(PageNumbers):
     days: list[HistoryDay]
-    number: int
-    num_pages: int
     start: datetime.date
     end: datetime.date
-
-    @property
-    def paginator(self) -> HistoryPage:
-        """Quacks like a Django Page for the shared pagination template."""
-        return self
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.num_pages
-
-    @property
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def next_page_number(self) -> int:
-        return self.number + 1
 
 
 def dose_history(
@@ -101,10 +79,7 @@ def dose_history(
         plans = list(patient.plans.order_by("start_date", "created_at"))
     earliest = min(first_record_day(patient, plans) or today, today)
     num_pages = max(1, math.ceil(((today - earliest).days + 1) / HISTORY_DAYS_PER_PAGE))
-    try:
-        number = min(max(int(page), 1), num_pages)
-    except (TypeError, ValueError):
-        number = 1
+    number = clamp_page(page, num_pages)
     end = today - datetime.timedelta(days=(number - 1) * HISTORY_DAYS_PER_PAGE)
     start = max(end - datetime.timedelta(days=HISTORY_DAYS_PER_PAGE - 1), earliest)
 
