@@ -19,6 +19,7 @@ PATIENTS_PER_PAGE = 25
 
 
 @require_GET
+@permission_required("patients.view_patient")
 def patient_list(request: HttpRequest) -> HttpResponse:
     filters = PatientFilterForm(request.GET or None)
     patients = patients_for(request.user).select_related("clinic", "prescriber")
@@ -85,8 +86,10 @@ ACCESS_PER_PAGE = 50
 def access_log(request: HttpRequest) -> HttpResponse:
     """Who looked at which record: every view of a patient page, audit trail or export."""
     logs = AccessLog.objects.select_related("user", "patient")
-    patient_id = request.GET.get("patient", "")
-    if patient_id.isdigit():
+    patient_id = request.GET.get("patient", "").strip()
+    if not (patient_id.isascii() and patient_id.isdecimal()):
+        patient_id = ""  # an unreadable filter filters nothing
+    if patient_id:
         logs = logs.filter(patient_id=int(patient_id))
     page = Paginator(logs, ACCESS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "patients/access_log.html", {"page": page, "patient_id": patient_id})

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
+
 from patients.models import Patient
 
 from . import rules
@@ -99,7 +101,7 @@ def plan_spans(plans: list[TitrationPlan], today: datetime.date) -> list[PlanSpa
     """Each plan with the days it was in force: from its start to the day it ended (or today)."""
     spans = []
     for plan in plans:
-        end = plan.ended_at.date() if plan.ended_at else today
+        end = timezone.localdate(plan.ended_at) if plan.ended_at else today
         if end >= plan.start_date:
             spans.append((plan.start_date, end, plan))
     return spans

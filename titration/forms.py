@@ -21,6 +21,11 @@ PLAN_DOSE_OUT_OF_RANGE = (
     "form, with a confirmation and reason."
 )
 PLAN_STARTS_BEFORE_BIRTH = "The plan cannot start before the patient's date of birth."
+FIXED_DOSE_TARGET = "With a step of 0 mg the plan holds one dose: make the target equal to the starting dose."
+FUTURE_START_WITH_ACTIVE_PLAN = (
+    "The patient has an active plan, and saving replaces it today: start the new plan today or earlier, or "
+    "change it on the day it should start."
+)
 
 
 class DoseEntryForm(forms.Form):
@@ -40,6 +45,8 @@ class DoseEntryForm(forms.Form):
     confirm_out_of_range = forms.BooleanField(
         label="Confirm this dose outside the LDN range of 0.5–4.5 mg", required=False
     )
+    # The dose the out-of-range warning was shown for: a confirmation holds only for that dose.
+    confirmed_dose_mg = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
     override_reason = forms.CharField(
         label="Reason for the out-of-range dose",
         required=False,
@@ -88,6 +95,10 @@ class DoseEntryForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        warned_for = cleaned.get("confirmed_dose_mg", "").strip()
+        if cleaned.get("confirm_out_of_range") and warned_for and warned_for != self.data.get("dose_mg", "").strip():
+            # The dose changed after the warning: the confirmation was for another number.
+            cleaned["confirm_out_of_range"] = False
         try:
             warning = services.dose_check(
                 patient=self.patient,
@@ -104,6 +115,9 @@ class DoseEntryForm(forms.Form):
             return cleaned
         if warning:
             self.needs_confirmation = True
+            self.data = self.data.copy()
+            self.data["confirmed_dose_mg"] = self.data.get("dose_mg", "").strip()
+            self.data["confirm_out_of_range"] = ""
             self.add_error("confirm_out_of_range", f"{warning} {CONFIRM_HINT}")
         return cleaned
 
@@ -213,6 +227,9 @@ class PlanForm(forms.ModelForm):
         step = cleaned.get("step_mg")
         if step is not None and not (Decimal(0) <= step <= rules.LDN_MAX_MG):
             self.add_error("step_mg", "The step must be between 0 mg (a fixed dose) and 4.5 mg.")
+        starting, target = cleaned.get("starting_dose_mg"), cleaned.get("target_dose_mg")
+        if step == 0 and starting is not None and target is not None and starting != target:
+            self.add_error("target_dose_mg", FIXED_DOSE_TARGET)
         interval = cleaned.get("step_interval_days")
         if interval is not None and not 1 <= interval <= 90:
             self.add_error("step_interval_days", "Days between steps must be between 1 and 90.")
@@ -221,6 +238,9 @@ class PlanForm(forms.ModelForm):
             self.add_error("start_date", PLAN_STARTS_BEFORE_BIRTH)
         if start and start > timezone.localdate() + datetime.timedelta(days=365):
             self.add_error("start_date", "The plan cannot start more than a year from today.")
+        elif start and start > timezone.localdate() and services.active_plan(self.patient):
+            # Saving ends the current plan now: a later start would leave the patient without a plan.
+            self.add_error("start_date", FUTURE_START_WITH_ACTIVE_PLAN)
         if cleaned.get("formulation") == Formulation.LIQUID:
             concentration = cleaned.get("liquid_concentration_mg_per_ml")
             if not concentration or concentration <= 0:

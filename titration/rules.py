@@ -14,6 +14,7 @@ tested on its edges directly. Numbers come from the clinical reference ("Recordi
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import IntEnum, StrEnum
@@ -32,6 +33,9 @@ TOO_MANY_PLACES = "Give the dose with at most 2 decimal places."
 ABOVE_HARD_MAX = "No LDN dose can be above 50 mg (the full naltrexone dose). Check the number."
 
 
+_PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
 class DoseError(ValueError):
     """A dose that can never be stored (hard limit or unreadable)."""
 
@@ -44,12 +48,13 @@ def parse_dose(raw: str) -> Decimal:
     if "," in text:
         # 1,5 may mean 1.5 or 15: a tenfold ambiguity, so never guess.
         raise DoseError(DECIMAL_COMMA)
+    if not _PLAIN_NUMBER.fullmatch(text):
+        # Only plain digits and one decimal point: Decimal() would also read "1_5" as 15 and "1e1" as 10.
+        raise DoseError(NOT_A_NUMBER)
     try:
         dose = Decimal(text)
     except InvalidOperation:
         raise DoseError(NOT_A_NUMBER) from None
-    if not dose.is_finite():
-        raise DoseError(NOT_A_NUMBER)
     check_hard_limits(dose)
     return dose
 

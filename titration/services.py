@@ -16,6 +16,7 @@ from patients.audit import bulk_create_audited, create_audited, save_audited
 from patients.models import Patient
 
 from . import rules
+from .chart import plan_on, plan_spans
 from .models import CheckIn, DoseEntry, DoseStatus, Flag, Formulation, SideEffect, TitrationPlan
 
 Voidable = TypeVar("Voidable", DoseEntry, CheckIn)
@@ -41,6 +42,12 @@ class RecordError(Exception):
 
 def active_plan(patient: Patient) -> TitrationPlan | None:
     return patient.plans.filter(is_active=True).first()
+
+
+def plan_in_force(patient: Patient, day: datetime.date) -> TitrationPlan | None:
+    """The plan that applied on ``day``: a backfilled dose is checked against the plan of its own date."""
+    plans = list(patient.plans.order_by("start_date", "created_at"))
+    return plan_on(plan_spans(plans, timezone.localdate()), day)
 
 
 @transaction.atomic
@@ -128,7 +135,7 @@ def dose_record(
     warning_confirmed = (
         status == DoseStatus.TAKEN and dose_mg is not None and rules.out_of_range_message(dose_mg) is not None
     )
-    plan = active_plan(patient)
+    plan = plan_in_force(patient, taken_on)
     scheduled = plan.scheduled_dose_on(taken_on) if plan else None
     if status != DoseStatus.TAKEN:
         dose_mg = dose_mg if dose_mg is not None else scheduled

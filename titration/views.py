@@ -26,6 +26,7 @@ OPEN_FLAGS_SHOWN = 10
 
 
 @require_GET
+@permission_required("patients.view_patient")
 def dashboard(request: HttpRequest) -> HttpResponse:
     data = selectors.dashboard(request.user, timezone.localdate())
     return render(request, "titration/dashboard.html", {"dashboard": data})

@@ -45,7 +45,13 @@ class TestParseDose:
             ("1.234", rules.TOO_MANY_PLACES),
             ("50.01", rules.ABOVE_HARD_MAX),
             ("500", rules.ABOVE_HARD_MAX),
-            ("1e-5", rules.TOO_MANY_PLACES),
+            ("1e-5", rules.NOT_A_NUMBER),
+            ("1e1", rules.NOT_A_NUMBER),
+            ("1_5", rules.NOT_A_NUMBER),
+            ("0_3", rules.NOT_A_NUMBER),
+            ("+1", rules.NOT_A_NUMBER),
+            ("1.5.1", rules.NOT_A_NUMBER),
+            ("٣", rules.NOT_A_NUMBER),
         ],
     )
     def test_refuses_what_can_never_be_a_dose(self, raw, message):
