@@ -18,6 +18,12 @@ from simple_history.models import HistoricalRecords
 
 EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
 
+# A patient who stops LDN for a week or more usually restarts low and re-titrates; the gap is a clinic
+# setting (clinical reference, "Restarting and holding").
+DEFAULT_RESTART_AFTER_GAP_DAYS = 7
+RESTART_GAP_MIN_DAYS = 1
+RESTART_GAP_MAX_DAYS = 90
+
 
 class Clinic(models.Model):
     name = models.CharField(max_length=120, unique=True)
@@ -26,11 +32,28 @@ class Clinic(models.Model):
         default=False,
         help_text="Prescribers of this clinic must sign in with an authenticator app code.",
     )
+    restart_after_gap_days = models.PositiveSmallIntegerField(
+        "restart after a gap of (days)",
+        default=DEFAULT_RESTART_AFTER_GAP_DAYS,
+        help_text=(
+            "After this many days without a taken dose, the titration restarts at the plan's starting dose "
+            f"({RESTART_GAP_MIN_DAYS} to {RESTART_GAP_MAX_DAYS} days)."
+        ),
+    )
+    phone = models.CharField(max_length=30, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    restart_after_gap_days__gte=RESTART_GAP_MIN_DAYS, restart_after_gap_days__lte=RESTART_GAP_MAX_DAYS
+                ),
+                name="clinic_restart_gap_1_to_90_days",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
