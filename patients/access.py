@@ -70,10 +70,12 @@ def superuser_required(view: ViewFunc) -> ViewFunc:
     return wrapped  # type: ignore[return-value]
 
 
-def with_patient(perm: str | None = None) -> Callable[[ViewFunc], ViewFunc]:
+def with_patient(perm: str | None = None, *, log_as: str | None = None) -> Callable[[ViewFunc], ViewFunc]:
     """Turn the URL's ``patient_id`` into ``patient``: 404 outside the user's clinics, then 403 without ``perm``.
 
-    The clinic check comes first so a refusal never confirms that another clinic's patient exists.
+    The clinic check comes first so a refusal never confirms that another clinic's patient exists. With
+    ``log_as`` (an ``AccessLog.Action``), every GET that passes both checks is recorded in the access log, so
+    a view that shows patient data cannot forget to log it; a POST is not logged again.
     """
 
     def decorator(view: ViewFunc) -> ViewFunc:
@@ -82,11 +84,24 @@ def with_patient(perm: str | None = None) -> Callable[[ViewFunc], ViewFunc]:
             patient = get_patient_for(request.user, patient_id)
             if perm is not None and not request.user.has_perm(perm):
                 raise PermissionDenied(ROLE_REFUSED)
+            if log_as is not None and request.method == "GET":
+                log_access(request, log_as, patient=patient)
             return view(request, *args, patient=patient, **kwargs)
 
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def log_access(
+    request: HttpRequest, action: str, *, patient: Patient | None = None, result_count: int | None = None
+) -> None:
+    """Record in the access log that the requesting user saw ``patient`` (or a list of ``result_count``)."""
+    from .services import access_record
+
+    access_record(
+        user=request.user, patient=patient, action=action, ip_address=client_ip(request), result_count=result_count
+    )
 
 
 def client_ip(request: HttpRequest) -> str | None:

@@ -173,16 +173,29 @@ class Diagnosis(models.Model):
 
 
 class AccessLog(models.Model):
-    """Who looked at a patient's record, and how ("who looked at this record?")."""
+    """Who looked at patient data, and how ("who looked at this record?").
+
+    Most rows are about one patient. A search of the patient list and a view of the flag queue show many
+    patients: their rows have no patient, only how many results were shown. A search term is never stored.
+    """
 
     class Action(models.TextChoices):
         VIEW = "view", "Viewed the patient page"
         HISTORY = "history", "Viewed the audit trail"
         EXPORT = "export", "Exported the record (CSV)"
+        EDIT_FORM = "edit_form", "Opened the patient edit form"
+        DOSE_FORM = "dose_form", "Opened the dose form"
+        CHECKIN_FORM = "checkin_form", "Opened the check-in form"
+        PATIENT_LIST = "patient_list", "Viewed the patient list"
+        SEARCH = "search", "Searched the patients"
+        FLAG_QUEUE = "flag_queue", "Viewed the flag queue"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="access_logs")
-    action = models.CharField(max_length=10, choices=Action.choices)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="access_logs", null=True, blank=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    result_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For a search or a list: how many results were shown."
+    )
     at = models.DateTimeField(auto_now_add=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
 
@@ -191,7 +204,7 @@ class AccessLog(models.Model):
         indexes = [models.Index(fields=["patient", "-at"], name="access_patient_time_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.action} {self.patient_id} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.user} {self.action} {self.patient_id or '-'} at {self.at:%Y-%m-%d %H:%M}"
 
 
 # Accounts and their roles (group memberships) are audited too.

@@ -46,6 +46,18 @@ def patient_save(
     return patient
 
 
-def access_record(*, user: Any, patient: Patient, action: str, ip_address: str | None) -> AccessLog:
-    """Record that ``user`` looked at (or exported) ``patient``'s record."""
-    return AccessLog.objects.create(user=user, patient=patient, action=action, ip_address=ip_address or None)
+def access_record(
+    *,
+    user: Any,
+    patient: Patient | None,
+    action: str,
+    ip_address: str | None,
+    result_count: int | None = None,
+) -> AccessLog:
+    """Record that ``user`` looked at patient data: one patient's record, or a list of ``result_count`` results.
+
+    Only the fact and the count are stored for a search, never what was searched for.
+    """
+    return AccessLog.objects.create(
+        user=user, patient=patient, action=action, ip_address=ip_address or None, result_count=result_count
+    )

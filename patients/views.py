@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .access import patients_for, permission_required, superuser_required, with_patient
+from .access import log_access, patients_for, permission_required, superuser_required, with_patient
 from .csv_stream import csv_lines
 from .forms import DUPLICATE_MRN, PatientFilterForm, PatientForm
 from .models import AccessLog, Patient
@@ -24,6 +24,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     filters = PatientFilterForm(request.GET or None)
     patients = patients_for(request.user).select_related("clinic", "prescriber")
     status = "active"
+    query = ""
     if filters.is_valid():
         query = filters.cleaned_data["q"].strip()
         if query:
@@ -39,6 +40,9 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     if status != "all":
         patients = patients.filter(is_active=(status == "active"))
     page = Paginator(patients.prefetch_related("conditions"), PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    # That a search happened and how many it found; the term itself is never stored.
+    action = AccessLog.Action.SEARCH if query else AccessLog.Action.PATIENT_LIST
+    log_access(request, action, result_count=page.paginator.count)
     return render(request, "patients/patient_list.html", {"page": page, "filters": filters})
 
 
@@ -69,7 +73,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@with_patient("patients.change_patient")
+@with_patient("patients.change_patient", log_as=AccessLog.Action.EDIT_FORM)
 def patient_edit(request: HttpRequest, patient: Patient) -> HttpResponse:
     form = PatientForm(request.POST or None, instance=patient, user=request.user)
     if request.method == "POST" and (saved := _save_form(request, form)):
@@ -84,7 +88,7 @@ ACCESS_PER_PAGE = 50
 @require_GET
 @superuser_required
 def access_log(request: HttpRequest) -> HttpResponse:
-    """Who looked at which record: every view of a patient page, audit trail or export."""
+    """Who looked at which record: every view of patient data, every search (never its term) and export."""
     logs = AccessLog.objects.select_related("user", "patient")
     patient_id = request.GET.get("patient", "").strip()
     if not (patient_id.isascii() and patient_id.isdecimal()):

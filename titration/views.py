@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from patients.access import client_ip, patients_for, permission_required, with_patient
+from patients.access import client_ip, log_access, patients_for, permission_required, with_patient
 from patients.models import AccessLog, Patient
 from patients.services import access_record
 
@@ -78,7 +78,7 @@ def patient_export(request: HttpRequest, patient: Patient) -> StreamingHttpRespo
 
 
 @require_http_methods(["GET", "POST"])
-@with_patient("titration.add_checkin")
+@with_patient("titration.add_checkin", log_as=AccessLog.Action.CHECKIN_FORM)
 def checkin_create(request: HttpRequest, patient: Patient) -> HttpResponse:
     form = CheckInForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
@@ -128,7 +128,7 @@ def _void_page(request: HttpRequest, patient: Patient, record: DoseEntry | Check
 
 
 @require_http_methods(["GET", "POST"])
-@with_patient("titration.add_doseentry")
+@with_patient("titration.add_doseentry", log_as=AccessLog.Action.DOSE_FORM)
 def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
     form = DoseEntryForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
@@ -191,6 +191,7 @@ def flag_queue(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind") or None
     flags = selectors.flag_queue(request.user, severity=severity, kind=kind)
     page = Paginator(flags, FLAGS_PER_PAGE).get_page(request.GET.get("page"))
+    log_access(request, AccessLog.Action.FLAG_QUEUE, result_count=len(page.object_list))
     return render(
         request,
         "titration/flag_queue.html",
