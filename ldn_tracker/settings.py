@@ -141,6 +141,17 @@ DATABASES = {
 }
 # Every write happens in one transaction with its audit (history) records.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite for several clinicians at once: readers never wait for the writer (WAL); a transaction takes the
+    # write lock when it begins (IMMEDIATE), so two saves queue instead of failing with "database is locked"
+    # when both try to upgrade a read lock; a writer waits up to 20 s for its turn; NORMAL sync is safe with WAL
+    # and saves an fsync per commit.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
