@@ -10,14 +10,17 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from .concurrency import VERSION_FIELD, VersionedFormMixin
 from .models import EARLIEST_BIRTH_DATE, Clinic, Condition, Patient
 from .roles import Role
+from .services import is_prescriber_of
 
 DUPLICATE_MRN = "A patient with this MRN already exists in this clinic."
 BIRTH_IN_FUTURE = "The date of birth cannot be in the future."
 BIRTH_TOO_EARLY = "The date of birth cannot be before 1 January 1900."
 DIAGNOSED_BEFORE_BIRTH = "A condition cannot be diagnosed before the patient was born."
 DIAGNOSED_IN_FUTURE = "The date diagnosed cannot be in the future."
+PRESCRIBER_NOT_IN_CLINIC = "Choose an active prescriber of the patient's clinic."
 
 
 def _prescribers_of(clinics: QuerySet[Clinic]) -> QuerySet[Any]:
@@ -33,7 +36,7 @@ def _prescribers_of(clinics: QuerySet[Clinic]) -> QuerySet[Any]:
     )
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(VersionedFormMixin, forms.ModelForm):
     """Create or edit a patient and their conditions (with the date each was diagnosed)."""
 
     conditions = forms.ModelMultipleChoiceField(
@@ -117,6 +120,7 @@ class PatientForm(forms.ModelForm):
         top = [f for f in ("clinic",) if f in self.fields]
         self.helper.layout = Layout(
             *top,
+            *([VERSION_FIELD] if self.is_versioned else []),
             Div(
                 Div("mrn", css_class="col-md-4"),
                 Div("given_name", css_class="col-md-4"),
@@ -159,6 +163,10 @@ class PatientForm(forms.ModelForm):
             clash = Patient.objects.filter(clinic=clinic, mrn__iexact=mrn).exclude(pk=self.instance.pk)
             if clash.exists():
                 self.add_error("mrn", DUPLICATE_MRN)
+        prescriber = cleaned.get("prescriber")
+        if clinic and prescriber and not is_prescriber_of(prescriber, clinic):
+            # The choices span all the user's clinics when they choose the clinic too.
+            self.add_error("prescriber", PRESCRIBER_NOT_IN_CLINIC)
         born = cleaned.get("date_of_birth")
         today = timezone.localdate()
         for name in self._diagnosis_fields.values():
@@ -173,6 +181,16 @@ class PatientForm(forms.ModelForm):
         # The clinic is excluded from the edit form, so Django's own unique check would be skipped;
         # clean() checks the MRN instead, case-insensitively, with a message that says what to do.
         pass
+
+    def reset_to_current(self, name: str, current: Any) -> None:
+        if name != "conditions":
+            super().reset_to_current(name, current)
+            return
+        diagnosed = {d.condition_id: d.diagnosed_on for d in current.diagnoses.all()}
+        self.put_data("conditions", [str(pk) for pk in diagnosed])
+        for condition_id, field_name in self._diagnosis_fields.items():
+            day = diagnosed.get(condition_id)
+            self.put_data(field_name, [day.isoformat() if day else ""])
 
     def diagnoses(self) -> dict[Condition, datetime.date | None]:
         """The chosen conditions, each with its (optional) date diagnosed."""

@@ -121,7 +121,8 @@ class Patient(models.Model):
     class Meta:
         ordering = ["family_name", "given_name", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_unique_mrn_per_clinic"),
+            # "dup-1" and "DUP-1" are the same medical record number.
+            models.UniqueConstraint("clinic", Lower("mrn"), name="patient_unique_mrn_ci_per_clinic"),
             models.CheckConstraint(
                 condition=models.Q(date_of_birth__gte=EARLIEST_BIRTH_DATE),
                 name="patient_born_after_1900",

@@ -3,28 +3,114 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from .audit import audited, create_audited, save_audited
-from .models import AccessLog, Condition, Diagnosis, Patient
+from .concurrency import RelatedValues, check_version, display_value, submitted_values
+from .models import AccessLog, Clinic, Condition, Diagnosis, Membership, Patient
+from .roles import Role
 
 
 class DuplicateMrnError(Exception):
-    """Another patient of the clinic took this MRN between the form check and the save."""
+    """Another patient of the clinic took this MRN (in any letter case) between the form check and the save."""
+
+
+class PrescriberNotInClinicError(Exception):
+    """The named prescriber is not an active prescriber of the patient's clinic."""
+
+
+# The unique constraint on the lower-cased MRN per clinic (models.Patient.Meta). Its name is what a violation
+# reports, on SQLite and PostgreSQL alike; the MRN column itself is not named for an index on an expression.
+MRN_CONSTRAINT = "patient_unique_mrn_ci_per_clinic"
+
+# The patient's fields that the edit form changes, compared when an edit meets a newer version.
+PATIENT_EDIT_FIELDS = ("mrn", "given_name", "family_name", "date_of_birth", "sex", "prescriber", "is_active", "notes")
+CONDITIONS_LABEL = "Conditions"
+
+
+def is_prescriber_of(user: Any, clinic: Clinic) -> bool:
+    """Whether ``user`` is an active prescriber and a member of ``clinic``."""
+    return (
+        user is not None
+        and user.is_active
+        and user.groups.filter(name=Role.PRESCRIBER.group_name).exists()
+        and Membership.objects.filter(user=user, clinic=clinic).exists()
+    )
+
+
+def violated_constraint(exc: IntegrityError) -> str:
+    """The name of the constraint an IntegrityError reports, or its text when the driver does not say."""
+    diag = getattr(exc.__cause__, "diag", None)  # psycopg gives the name apart from the message
+    name = getattr(diag, "constraint_name", None)
+    return name or str(exc)
+
+
+def describe_diagnoses(diagnoses: Mapping[Any, datetime.date | None]) -> str:
+    """Conditions with their dates, sorted by name, as the stale-edit diff shows them."""
+    parts = [
+        f"{name} (diagnosed {display_value(day)})" if day else f"{name}"
+        for name, day in sorted(((str(condition), day) for condition, day in diagnoses.items()), key=lambda p: p[0])
+    ]
+    return "; ".join(parts)
+
+
+def _diagnoses_at(patient: Patient) -> RelatedValues:
+    """The patient's diagnoses at a version of the patient row (for the stale-edit diff).
+
+    Every edit saves the patient row first and its diagnoses after it, in one transaction, so the diagnoses of
+    a version are the last state of each diagnosis before the next version of the patient row was written.
+    """
+
+    def values(row: Any, next_row: Any | None) -> dict[str, str]:
+        rows = Diagnosis.history.filter(patient_id=patient.pk).select_related(None)
+        if next_row is not None:
+            rows = rows.filter(history_date__lt=next_row.history_date)
+        latest: dict[int, Any] = {}
+        for history_row in rows.order_by("history_date", "history_id"):
+            latest[history_row.id] = history_row
+        names = dict(
+            Condition.objects.filter(pk__in=[r.condition_id for r in latest.values()]).values_list("pk", "name")
+        )
+        state = {
+            names.get(r.condition_id, r.condition_id): r.diagnosed_on for r in latest.values() if r.history_type != "-"
+        }
+        return {"conditions": describe_diagnoses(state)}
+
+    return values
 
 
 def patient_save(
-    *, patient: Patient, diagnoses: dict[Condition, datetime.date | None], by: Any, reason: str = ""
+    *,
+    patient: Patient,
+    diagnoses: dict[Condition, datetime.date | None],
+    by: Any,
+    reason: str = "",
+    version: int | None = None,
 ) -> Patient:
     """Save a new or edited patient and make their diagnoses exactly ``diagnoses``.
 
     A condition dropped from the list is removed; one kept keeps its row (its date updated). Every
-    change is in the audit trail with ``by`` and ``reason``.
+    change is in the audit trail with ``by`` and ``reason``. With ``version`` (the version the user opened,
+    see ``patients.concurrency``), an edit of a record someone else changed meanwhile raises
+    ``StaleEditError`` and saves nothing.
     """
+    if not is_prescriber_of(patient.prescriber, patient.clinic):
+        raise PrescriberNotInClinicError
     try:
         with transaction.atomic():
+            if version is not None and patient.pk is not None:
+                submitted = submitted_values(patient, PATIENT_EDIT_FIELDS)
+                submitted["conditions"] = describe_diagnoses(diagnoses)
+                check_version(
+                    patient,
+                    opened=version,
+                    submitted=submitted,
+                    labels={"conditions": CONDITIONS_LABEL},
+                    related=_diagnoses_at(patient),
+                )
             save_audited(patient, by=by, reason=reason)
             current = {d.condition_id: d for d in patient.diagnoses.all()}
             for condition_id, diagnosis in current.items():
@@ -40,7 +126,7 @@ def patient_save(
                     existing.diagnosed_on = diagnosed_on
                     save_audited(existing, by=by, reason=reason, update_fields=["diagnosed_on"])
     except IntegrityError as exc:
-        if "mrn" in str(exc).lower():
+        if MRN_CONSTRAINT in violated_constraint(exc):
             raise DuplicateMrnError from exc
         raise
     return patient

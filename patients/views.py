@@ -10,10 +10,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .access import log_access, patients_for, permission_required, superuser_required, with_patient
+from .concurrency import StaleEditError
 from .csv_stream import csv_lines
-from .forms import DUPLICATE_MRN, PatientFilterForm, PatientForm
+from .forms import DUPLICATE_MRN, PRESCRIBER_NOT_IN_CLINIC, PatientFilterForm, PatientForm
 from .models import AccessLog, Patient
-from .services import DuplicateMrnError, patient_save
+from .services import DuplicateMrnError, PrescriberNotInClinicError, patient_save
 
 PATIENTS_PER_PAGE = 25
 
@@ -56,10 +57,15 @@ def _save_form(request: HttpRequest, form: PatientForm) -> Patient | None:
             diagnoses=form.diagnoses(),
             by=request.user,
             reason=form.cleaned_data.get("change_reason", ""),
+            version=form.opened_version,
         )
     except DuplicateMrnError:
         form.add_error("mrn", DUPLICATE_MRN)
-        return None
+    except PrescriberNotInClinicError:
+        form.add_error("prescriber", PRESCRIBER_NOT_IN_CLINIC)
+    except StaleEditError as exc:
+        form.show_stale(exc, current=Patient.objects.get(pk=patient.pk))
+    return None
 
 
 @require_http_methods(["GET", "POST"])

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from patients.concurrency import version_of
 from patients.forms import BIRTH_IN_FUTURE, BIRTH_TOO_EARLY, DUPLICATE_MRN
 from patients.models import Condition, Patient
 
@@ -111,6 +112,7 @@ class TestEdit:
     def test_a_prescriber_edits_a_patient_and_changes_conditions(self, prescriber_client, prescriber, patient, crohns):
         data = with_prescriber(patient_data(crohns, mrn=patient.mrn, given_name="Augusta"), prescriber)
         data["change_reason"] = "preferred name"
+        data["version"] = version_of(patient)
         response = prescriber_client.post(f"/patients/{patient.pk}/edit/", data)
         assert response.status_code == 302
         patient.refresh_from_db()
@@ -128,6 +130,7 @@ class TestEdit:
         make_patient(mrn="ONE")
         second = make_patient(mrn="TWO")
         data = with_prescriber(patient_data(fibromyalgia, mrn="ONE", change_reason="typo"), prescriber)
+        data["version"] = version_of(second)
         response = prescriber_client.post(f"/patients/{second.pk}/edit/", data)
         assert response.context["form"].errors["mrn"] == [DUPLICATE_MRN]
         second.refresh_from_db()
