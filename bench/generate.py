@@ -3,7 +3,7 @@
 Every clinic has a prescriber and a staff member; every patient a plan from the presets of the plan form
 (some change plan once), daily dose entries with missed days, gaps, the odd deviation and very rare tenfold
 slips, weekly check-ins with pain scores and occasional side effects, and the flags that history raises,
-computed with ``titration.rules.evaluate_dose`` exactly as the dose service would.
+computed with ``titration.rules.dose_findings``, the rules of the dose service.
 
 Besides the ``--patients`` regular patients, clinic 1 gets reference patients to measure against (exactly
 30 days and exactly 5 years of history), and every clinic a pool of patients whose entries stop 90 days
@@ -369,7 +369,13 @@ def _findings(
     dose: Decimal, previous: Decimal | None, step: Decimal | None, scheduled: Decimal | None
 ) -> tuple[rules.Finding, ...]:
     # The space of (dose, previous, step, scheduled) is small: the rules run once per distinct case.
-    return tuple(rules.evaluate_dose(dose, previous_dose=previous, plan_step_mg=step, scheduled_mg=scheduled))
+    plan = (
+        rules.PlanTerms(None, datetime.date.min, rules.LDN_MIN_MG, step, 7, rules.LDN_MAX_MG)
+        if step is not None
+        else None
+    )
+    context = rules.DoseContext(plan=plan, expected=scheduled, previous=previous, is_first=previous is None)
+    return tuple(rules.dose_findings(dose, context))
 
 
 def _text(value: Any) -> str:

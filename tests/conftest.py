@@ -40,6 +40,7 @@ def seed_reference_data() -> None:
         ("patients", import_module("patients.migrations.0002_seed_conditions_and_roles")),
         ("titration", import_module("titration.migrations.0002_role_permissions")),
         ("titration", import_module("titration.migrations.0004_checkin_permissions")),
+        ("titration", import_module("titration.migrations.0007_engine_v2")),
     ]
     for app_label, migration in seeds:
         for group_name, codenames in migration.ROLE_PERMISSIONS.items():
@@ -139,8 +140,17 @@ def patient(make_patient: Callable[..., Patient]) -> Patient:
 
 
 def client_for(user: User) -> Client:
+    """A client signed in as ``user``; an admin user or superuser also past two-factor sign-in, which they must use."""
     client = Client()
     client.force_login(user)
+    if user.is_staff or user.is_superuser:
+        from django_otp import DEVICE_ID_SESSION_KEY
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
     return client
 
 

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.utils import timezone
-
 from patients.models import Patient
 
-from . import rules
+from . import rules, selectors
 from .models import CheckIn, DoseEntry, DoseStatus, Flag, SideEffect, TitrationPlan
+from .selectors import first_record_day
 
 PERIODS: dict[str, int | None] = {"30": 30, "90": 90, "365": 365, "all": None}
 DEFAULT_PERIOD = "90"
@@ -94,35 +93,6 @@ class Chart:
         }
 
 
-PlanSpan = tuple[datetime.date, datetime.date, TitrationPlan]
-
-
-def plan_spans(plans: list[TitrationPlan], today: datetime.date) -> list[PlanSpan]:
-    """Each plan with the days it was in force: from its start to the day it ended (or today)."""
-    spans = []
-    for plan in plans:
-        end = timezone.localdate(plan.ended_at) if plan.ended_at else today
-        if end >= plan.start_date:
-            spans.append((plan.start_date, end, plan))
-    return spans
-
-
-def plan_on(spans: list[PlanSpan], day: datetime.date) -> TitrationPlan | None:
-    """The plan in force on ``day``: the latest one whose span covers it."""
-    covering = [plan for (start, end, plan) in spans if start <= day <= end]
-    return covering[-1] if covering else None
-
-
-def first_record_day(patient: Patient, plans: list[TitrationPlan]) -> datetime.date | None:
-    candidates = [
-        DoseEntry.objects.filter(patient=patient).order_by("taken_on").values_list("taken_on", flat=True).first(),
-        CheckIn.objects.filter(patient=patient).order_by("checked_on").values_list("checked_on", flat=True).first(),
-        *(plan.start_date for plan in plans),
-    ]
-    days = [d for d in candidates if d is not None]
-    return min(days) if days else None
-
-
 def chart_for(patient: Patient, plans: list[TitrationPlan], period: str, today: datetime.date) -> Chart:
     """The chart of ``period`` days up to today (``all``: from the first record). ``plans``: all of them."""
     length = PERIODS[period]
@@ -141,11 +111,13 @@ def chart_for(patient: Patient, plans: list[TitrationPlan], period: str, today: 
             days[taken_on].missed = True
         else:
             days[taken_on].dose_mg = dose
-    flags = Flag.objects.filter(dose_entry__in=entries, severity__gte=rules.Severity.WARNING).values_list(
-        "dose_entry__taken_on", "kind"
+    flags = (
+        Flag.objects.filter(dose_entry__in=entries, severity__gte=rules.Severity.WARNING)
+        .exclude(closed_as__in=[Flag.ClosedAs.REASSESSED, Flag.ClosedAs.ENTRY_VOIDED])
+        .values_list("dose_entry__taken_on", "kind")
     )
     for taken_on, kind in flags:
-        days[taken_on].flagged.append(Flag.Kind(kind).label)
+        days[taken_on].flagged.append(rules.FlagKind(kind).label)
 
     checkins = CheckIn.objects.live().filter(patient=patient, checked_on__range=(start, today))
     for checked_on, pain in checkins.values_list("checked_on", "pain_score"):
@@ -156,9 +128,8 @@ def chart_for(patient: Patient, plans: list[TitrationPlan], period: str, today: 
     for checked_on, kind, description in severe:
         days[checked_on].severe_effects.append(description or SideEffect.Kind(kind).label)
 
-    spans = plan_spans(plans, today)
+    # The scheduled line is the patient-paced expected dose, the one the dose form and the dashboard use.
+    expected = selectors.expected_doses(patient, plans, list(days))
     for chart_day in days.values():
-        plan = plan_on(spans, chart_day.day)
-        if plan:
-            chart_day.scheduled_mg = plan.scheduled_dose_on(chart_day.day)
+        chart_day.scheduled_mg = expected[chart_day.day]
     return Chart(period=period, start=start, end=today, days=list(days.values()))

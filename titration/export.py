@@ -1,15 +1,14 @@
 """The CSV export of a patient's record: every dose entry and check-in, voided ones marked.
 
-Cells a spreadsheet would run as a formula are neutralised (OWASP "CSV injection").
+Cells a spreadsheet would run as a formula are neutralised in one place for every CSV: patients.csv_stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from typing import Any
 
-from patients.csv_stream import csv_lines
+from patients.csv_stream import csv_cell, csv_lines
 from patients.models import Patient
 
 from .models import CheckIn, DoseEntry
@@ -34,20 +33,8 @@ HEADER = [
     "voided_at",
     "void_reason",
 ]
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 2000
-
-
-def neutralise(value: Any) -> str:
-    """A cell as text; one starting like a formula gets a leading apostrophe so it is shown, not run."""
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    text = str(value)
-    if text.startswith(FORMULA_TRIGGERS):
-        return "'" + text
-    return text
+neutralise = csv_cell  # a cell as the CSV writes it: numbers as numbers, formula-like text neutralised
 
 
 def _flags(record: DoseEntry | CheckIn) -> str:

@@ -9,9 +9,10 @@ from crispy_forms.layout import Div, Fieldset, Layout, Submit
 from django import forms
 from django.utils import timezone
 
+from patients.concurrency import VERSION_FIELD, VersionedFormMixin
 from patients.models import Patient
 
-from . import rules, services
+from . import rules
 from .models import DoseStatus, Formulation, SideEffect, TitrationPlan
 
 CONFIRM_HINT = "Tick “confirm” and give the reason to record it anyway."
@@ -54,18 +55,24 @@ class DoseEntryForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        patient: Patient,
+        plan: TitrationPlan | None = None,
+        expected: Decimal | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``expected``: the patient-paced expected dose of today, the pre-fill (from the selectors)."""
         super().__init__(*args, **kwargs)
         self.patient = patient
         self.needs_confirmation = False
-        plan = services.active_plan(patient)
         today = timezone.localdate()
         self.fields["taken_on"].initial = today
         self.fields["taken_on"].widget.attrs["max"] = today.isoformat()
+        if expected is not None:
+            self.fields["dose_mg"].initial = rules.format_number(expected)
         if plan:
-            scheduled = plan.scheduled_dose_on(today)
-            if scheduled is not None:
-                self.fields["dose_mg"].initial = format(scheduled.normalize(), "f")
             self.fields["formulation"].initial = plan.formulation
         self.helper = FormHelper()
         self.helper.form_tag = False
@@ -93,65 +100,45 @@ class DoseEntryForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if self.errors:
-            return cleaned
         warned_for = cleaned.get("confirmed_dose_mg", "").strip()
         if cleaned.get("confirm_out_of_range") and warned_for and warned_for != self.data.get("dose_mg", "").strip():
             # The dose changed after the warning: the confirmation was for another number.
             cleaned["confirm_out_of_range"] = False
-        try:
-            warning = services.dose_check(
-                patient=self.patient,
-                taken_on=cleaned["taken_on"],
-                dose_mg=cleaned["dose_mg"],
-                status=cleaned["status"],
-                override_reason=cleaned.get("override_reason", ""),
-                confirmed=cleaned.get("confirm_out_of_range", False),
-            )
-        except services.RecordError as exc:
-            self.add_error(exc.field, exc.message)
-            if exc.field == "override_reason":
-                self.needs_confirmation = True
-            return cleaned
-        if warning:
+        if self.data.get("confirm_out_of_range") or self.data.get("override_reason"):
             self.needs_confirmation = True
-            self.data = self.data.copy()
-            self.data["confirmed_dose_mg"] = self.data.get("dose_mg", "").strip()
-            self.data["confirm_out_of_range"] = ""
-            self.add_error("confirm_out_of_range", f"{warning} {CONFIRM_HINT}")
         return cleaned
 
+    def ask_confirmation(self, message: str) -> None:
+        """Show why the dose needs a confirmation with a reason; it then holds for this dose only."""
+        self.needs_confirmation = True
+        self.data = self.data.copy()
+        self.data["confirmed_dose_mg"] = self.data.get("dose_mg", "").strip()
+        self.data["confirm_out_of_range"] = ""
+        self.add_error("confirm_out_of_range", f"{message} {CONFIRM_HINT}")
 
-PRESETS: dict[str, dict[str, Any]] = {
-    # The common protocols of the clinical reference ("Titration").
-    "low_slow": {
-        "label": "Start low, go slow: 0.5 mg, +0.5 mg every 7 days, to 4.5 mg",
-        "starting_dose_mg": Decimal("0.5"),
-        "step_mg": Decimal("0.5"),
-        "step_interval_days": 7,
-        "target_dose_mg": Decimal("4.5"),
-    },
-    "standard": {
-        "label": "1.5 mg, +1.5 mg every 14 days, to 4.5 mg",
-        "starting_dose_mg": Decimal("1.5"),
-        "step_mg": Decimal("1.5"),
-        "step_interval_days": 14,
-        "target_dose_mg": Decimal("4.5"),
-    },
-    "weekly_1mg": {
-        "label": "1 mg, +1 mg weekly, to 4.5 mg (hold at the best-tolerated dose)",
-        "starting_dose_mg": Decimal("1"),
-        "step_mg": Decimal("1"),
-        "step_interval_days": 7,
-        "target_dose_mg": Decimal("4.5"),
-    },
-}
-PRESET_FIELDS = ("starting_dose_mg", "step_mg", "step_interval_days", "target_dose_mg")
+
+PRESETS = rules.PRESETS
+PRESET_FIELDS = rules.PRESET_FIELDS
 CUSTOM = "custom"
 
 
-class PlanForm(forms.ModelForm):
-    """Set a titration plan from a preset (blank numbers take the preset's) or a custom one."""
+STEP_OUTSIDE_LIMITS = "The step must be between 0.1 mg and 1.5 mg (0 mg for a fixed dose)."
+LARGE_STEP_NEEDS_CONFIRMATION = (
+    "A step above 1.5 mg is larger than any common LDN protocol: tick “confirm” and give the reason to save it."
+)
+INTERVAL_OUTSIDE_LIMITS = "Days between steps must be between 3 and 90."
+CONCENTRATION_OUTSIDE_LIMITS = "The concentration must be between 0.1 and 10 mg/mL (1 mg/mL is the most common)."
+START_TOO_FAR_BACK = "The plan cannot start more than a year ago."
+
+
+class PlanForm(VersionedFormMixin, forms.ModelForm):
+    """Set a titration plan from a preset (blank numbers take the preset's) or a custom one.
+
+    "Change plan" opens with the current plan's numbers and carries the version of the plan the user
+    opened: a save against a newer plan is refused (``patients.concurrency``).
+    """
+
+    confirm_large_step = forms.BooleanField(label="Confirm a step above 1.5 mg", required=False)
 
     preset = forms.ChoiceField(
         choices=[(key, preset["label"]) for key, preset in PRESETS.items()] + [(CUSTOM, "Custom plan")],
@@ -172,20 +159,29 @@ class PlanForm(forms.ModelForm):
             "liquid_concentration_mg_per_ml",
             "dosing_time",
             "notes",
+            "step_override_reason",
         ]
         widgets = {
             "start_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "notes": forms.Textarea(attrs={"rows": 2}),
         }
 
-    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, patient: Patient, current: TitrationPlan | None = None, **kwargs: Any) -> None:
         self.patient = patient
+        self.current = current
+        super().__init__(*args, **kwargs)
         for name in PRESET_FIELDS:
             self.fields[name].required = False
-        self.fields["step_interval_days"].min_value = 1
-        self.fields["step_interval_days"].widget.attrs.update({"min": 1, "max": 90})
-        if not self.is_bound and not self.instance.pk:
+        self.fields["step_interval_days"].min_value = rules.PLAN_INTERVAL_MIN_DAYS
+        self.fields["step_interval_days"].widget.attrs.update(
+            {"min": rules.PLAN_INTERVAL_MIN_DAYS, "max": rules.PLAN_INTERVAL_MAX_DAYS}
+        )
+        if not self.is_bound and current is not None:
+            # "Change plan" starts from the plan in force, not from a preset.
+            self.initial.update({name: getattr(current, name) for name in self.Meta.fields if name != "preset"})
+            self.initial["preset"] = current.preset if current.preset in PRESETS else CUSTOM
+            self.initial["start_date"] = timezone.localdate()
+        elif not self.is_bound:
             self.initial.setdefault("start_date", timezone.localdate())
             for name in PRESET_FIELDS:
                 self.initial.setdefault(name, PRESETS["low_slow"][name])
@@ -208,6 +204,12 @@ class PlanForm(forms.ModelForm):
             ),
             "dosing_time",
             "notes",
+            Div(
+                Div("confirm_large_step", css_class="col-md-4"),
+                Div("step_override_reason", css_class="col-md-8"),
+                css_class="row",
+            ),
+            *([VERSION_FIELD] if self.is_versioned else []),
             Submit("submit", "Save plan"),
         )
 
@@ -225,29 +227,44 @@ class PlanForm(forms.ModelForm):
             if dose is not None and rules.out_of_range_message(dose):
                 self.add_error(name, PLAN_DOSE_OUT_OF_RANGE)
         step = cleaned.get("step_mg")
-        if step is not None and not (Decimal(0) <= step <= rules.LDN_MAX_MG):
-            self.add_error("step_mg", "The step must be between 0 mg (a fixed dose) and 4.5 mg.")
+        if step is not None and (step < 0 or Decimal(0) < step < rules.PLAN_STEP_MIN_MG or step > rules.LDN_MAX_MG):
+            self.add_error("step_mg", STEP_OUTSIDE_LIMITS)
+        elif (
+            step is not None
+            and step > rules.PLAN_STEP_MAX_MG
+            and not (cleaned.get("confirm_large_step") and (cleaned.get("step_override_reason") or "").strip())
+        ):
+            self.add_error("confirm_large_step", LARGE_STEP_NEEDS_CONFIRMATION)
+        if step is not None and step <= rules.PLAN_STEP_MAX_MG:
+            cleaned["step_override_reason"] = ""
         starting, target = cleaned.get("starting_dose_mg"), cleaned.get("target_dose_mg")
         if step == 0 and starting is not None and target is not None and starting != target:
             self.add_error("target_dose_mg", FIXED_DOSE_TARGET)
         interval = cleaned.get("step_interval_days")
-        if interval is not None and not 1 <= interval <= 90:
-            self.add_error("step_interval_days", "Days between steps must be between 1 and 90.")
+        if interval is not None and not rules.PLAN_INTERVAL_MIN_DAYS <= interval <= rules.PLAN_INTERVAL_MAX_DAYS:
+            self.add_error("step_interval_days", INTERVAL_OUTSIDE_LIMITS)
         start = cleaned.get("start_date")
         if start and start < self.patient.date_of_birth:
             self.add_error("start_date", PLAN_STARTS_BEFORE_BIRTH)
+        elif start and start < timezone.localdate() - datetime.timedelta(days=rules.PLAN_START_MAX_DAYS_BACK):
+            self.add_error("start_date", START_TOO_FAR_BACK)
         if start and start > timezone.localdate() + datetime.timedelta(days=365):
             self.add_error("start_date", "The plan cannot start more than a year from today.")
-        elif start and start > timezone.localdate() and services.active_plan(self.patient):
+        elif start and start > timezone.localdate() and self.current is not None:
             # Saving ends the current plan now: a later start would leave the patient without a plan.
             self.add_error("start_date", FUTURE_START_WITH_ACTIVE_PLAN)
         if cleaned.get("formulation") == Formulation.LIQUID:
             concentration = cleaned.get("liquid_concentration_mg_per_ml")
             if not concentration or concentration <= 0:
                 self.add_error("liquid_concentration_mg_per_ml", LIQUID_NEEDS_CONCENTRATION)
+            elif not rules.CONCENTRATION_MIN_MG_PER_ML <= concentration <= rules.CONCENTRATION_MAX_MG_PER_ML:
+                self.add_error("liquid_concentration_mg_per_ml", CONCENTRATION_OUTSIDE_LIMITS)
         else:
             cleaned["liquid_concentration_mg_per_ml"] = None
         return cleaned
+
+    def versioned_record(self) -> TitrationPlan | None:
+        return self.current
 
     def plan_fields(self) -> dict[str, Any]:
         fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
@@ -276,6 +293,15 @@ class VoidForm(forms.Form):
 
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(label="Note", required=False, max_length=500)
+
+
+class CommentForm(forms.Form):
+    text = forms.CharField(label="Comment", max_length=2000)
+
+
+class PlanStateForm(forms.Form):
+    state = forms.ChoiceField(choices=[(s.value, s.label) for s in rules.PlanState])
+    reason = forms.CharField(label="Reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 SIDE_EFFECT_SEVERITY_CHOICES = [("", "None"), *SideEffect.Severity.choices]
@@ -352,11 +378,6 @@ class CheckInForm(forms.Form):
             self.add_error("side_effect_other_description", OTHER_NEEDS_DESCRIPTION)
         if description and not other:
             self.add_error("side_effect_other", "Give the severity of the other side effect.")
-        if "checked_on" in cleaned and not self.has_error("checked_on"):
-            try:
-                services.checkin_check(patient=self.patient, checked_on=cleaned["checked_on"])
-            except services.RecordError as exc:
-                self.add_error(exc.field, exc.message)
         return cleaned
 
     def side_effects(self) -> list[tuple[str, str, str]]:

@@ -54,6 +54,9 @@ class TitrationPlan(models.Model):
     liquid_concentration_mg_per_ml = models.DecimalField("concentration (mg/mL)", null=True, blank=True, **DOSE_FIELD)
     dosing_time = models.CharField(max_length=20, choices=DosingTime.choices, default=DosingTime.BEDTIME)
     notes = models.TextField(blank=True)
+    step_override_reason = models.TextField(
+        blank=True, default="", db_default="", help_text="Why a step above 1.5 mg was confirmed."
+    )
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -80,6 +83,14 @@ class TitrationPlan(models.Model):
             ),
             models.CheckConstraint(condition=Q(step_interval_days__gte=1), name="plan_interval_at_least_one_day"),
             models.CheckConstraint(
+                condition=Q(liquid_concentration_mg_per_ml__isnull=True)
+                | Q(
+                    liquid_concentration_mg_per_ml__gte=rules.CONCENTRATION_MIN_MG_PER_ML,
+                    liquid_concentration_mg_per_ml__lte=rules.CONCENTRATION_MAX_MG_PER_ML,
+                ),
+                name="plan_concentration_0_1_to_10",
+            ),
+            models.CheckConstraint(
                 condition=~Q(formulation=Formulation.LIQUID) | Q(liquid_concentration_mg_per_ml__gt=0),
                 name="plan_liquid_has_concentration",
             ),
@@ -102,7 +113,31 @@ class TitrationPlan(models.Model):
         )
 
     def scheduled_dose_on(self, day: datetime.date) -> Decimal | None:
+        """The plan's calendar dose (as written); pages show the patient-paced expected dose instead."""
         return rules.scheduled_dose(self.schedule, day)
+
+
+class PlanStateChange(models.Model):
+    """A prescriber's decision to titrate, hold, pause or stop, from a day on, with the reason (audited)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plan_states")
+    plan = models.ForeignKey(TitrationPlan, on_delete=models.PROTECT, related_name="state_changes")
+    state = models.CharField(max_length=20, choices=[(s.value, s.label) for s in rules.PlanState])
+    effective_on = models.DateField()
+    reason = models.TextField()
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["effective_on", "changed_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="plan_state_has_reason"),
+            models.CheckConstraint(condition=Q(state__in=[s.value for s in rules.PlanState]), name="plan_state_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{rules.PlanState(self.state).label} from {self.effective_on}"
 
 
 class DoseStatus(models.TextChoices):
@@ -171,6 +206,11 @@ class DoseEntry(VoidableRecord):
                 condition=~Q(status=DoseStatus.TAKEN) | Q(dose_mg__isnull=False),
                 name="dose_taken_has_amount",
             ),
+            # A missed dose carries no dose: it is never counted as taken anywhere.
+            models.CheckConstraint(
+                condition=Q(status=DoseStatus.TAKEN) | Q(dose_mg__isnull=True),
+                name="dose_missed_has_no_amount",
+            ),
             models.CheckConstraint(
                 condition=Q(voided_at__isnull=True) | ~Q(void_reason=""), name="dose_void_has_reason"
             ),
@@ -182,25 +222,27 @@ class DoseEntry(VoidableRecord):
 
 
 class Flag(models.Model):
-    """Something a clinician should look at (FHIR DetectedIssue), until acknowledged."""
+    """Something a clinician should look at (FHIR DetectedIssue), until it is closed.
 
-    class Kind(models.TextChoices):
-        OUT_OF_RANGE = rules.FlagKind.OUT_OF_RANGE, "Outside LDN range"
-        TENFOLD_CHANGE = rules.FlagKind.TENFOLD_CHANGE, "Tenfold change"
-        STEP_TOO_LARGE = rules.FlagKind.STEP_TOO_LARGE, "Step too large"
-        OFF_SCHEDULE = rules.FlagKind.OFF_SCHEDULE, "Differs from plan"
-        SEVERE_SIDE_EFFECT = rules.FlagKind.SEVERE_SIDE_EFFECT, "Severe side effect"
+    Dose flags are derived from the record: when the record changes they are re-assessed, and a flag the
+    record no longer supports is closed with who, when and why (``closed_as``), never deleted.
+    """
 
-    class Severity(models.IntegerChoices):
-        INFO = rules.Severity.INFO, "Info"
-        WARNING = rules.Severity.WARNING, "Warning"
-        CRITICAL = rules.Severity.CRITICAL, "Critical"
+    # One set of kinds and severities: the rules' own enums.
+    Kind = rules.FlagKind
+    Severity = rules.Severity
+
+    class ClosedAs(models.TextChoices):
+        OPEN = "", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        ENTRY_VOIDED = "entry_voided", "Entry voided"
+        REASSESSED = "reassessed", "Re-assessed"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
     dose_entry = models.ForeignKey(DoseEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="flags")
     checkin = models.ForeignKey("CheckIn", on_delete=models.PROTECT, null=True, blank=True, related_name="flags")
-    kind = models.CharField(max_length=30, choices=Kind.choices)
-    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    kind = models.CharField(max_length=30, choices=[(k.value, k.label) for k in rules.FlagKind])
+    severity = models.PositiveSmallIntegerField(choices=[(s.value, s.label) for s in rules.Severity])
     message = models.CharField(max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -208,14 +250,24 @@ class Flag(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     acknowledgement_note = models.TextField(blank=True)
+    closed_as = models.CharField(max_length=20, choices=ClosedAs.choices, blank=True, default="", db_default="")
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-severity", "created_at", "pk"]
-        permissions = [("acknowledge_flag", "Can acknowledge a flag")]
+        permissions = [
+            ("acknowledge_flag", "Can acknowledge an info or warning flag"),
+            ("acknowledge_critical_flag", "Can acknowledge a critical flag"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(severity__in=[s.value for s in rules.Severity]), name="flag_known_severity"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=[k.value for k in rules.FlagKind]), name="flag_known_kind"),
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True, closed_as="")
+                | (Q(acknowledged_at__isnull=False) & ~Q(closed_as="")),
+                name="flag_closed_has_how",
             ),
         ]
         indexes = [
@@ -243,6 +295,27 @@ class Flag(models.Model):
     @property
     def severity_name(self) -> str:
         return rules.Severity(self.severity).name.lower()
+
+    @property
+    def is_critical(self) -> bool:
+        return self.severity == rules.Severity.CRITICAL
+
+
+class FlagComment(models.Model):
+    """A note on a flag by anyone who may see it; it does not close the flag."""
+
+    flag = models.ForeignKey(Flag, on_delete=models.PROTECT, related_name="comments")
+    text = models.TextField()
+    written_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    written_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["written_at", "pk"]
+        constraints = [models.CheckConstraint(condition=~Q(text=""), name="flag_comment_not_empty")]
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class CheckIn(VoidableRecord):

@@ -1,13 +1,14 @@
-"""Pure dose rules: parsing, limits, the scheduled dose of a plan, and the flags a dose raises.
+"""Pure dose rules: parsing, limits, plans, and the one assessment of a dose.
 
 Plain functions of plain values (``Decimal``, ``date``): no ORM, no request, so every rule is
-tested on its edges directly. Numbers come from the clinical reference ("Recording doses safely",
-"Low dose naltrexone (LDN) in chronic pain"):
+tested on its edges directly. Every rule is listed, with its threshold, severity, message and source, in
+``docs/clinical-rules.md``. Numbers come from the clinical reference ("Recording doses safely", "Low dose
+naltrexone (LDN) in chronic pain", "Restarting and holding"):
 
 * LDN range 0.5–4.5 mg once daily. Outside it is a *soft limit*: allowed only with a confirmation
   and a reason, and flagged.
 * Hard limits, never overridable: a dose of 0 mg or less, or above 50 mg (the full naltrexone dose).
-* A dose >= 10x or <= 1/10 of the previous one is almost always a decimal slip: critical flag (ISMP).
+* A dose >= 10x or <= 1/10 of a reference dose is almost always a decimal slip: critical (ISMP).
 * Doses are written with a leading zero and no trailing zero (ISMP): ``0.5 mg``, ``3 mg``.
 """
 
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from enum import IntEnum, StrEnum
+from enum import Enum, IntEnum, StrEnum
 
 LDN_MIN_MG = Decimal("0.5")
 LDN_MAX_MG = Decimal("4.5")
@@ -26,12 +28,26 @@ DEFAULT_MAX_STEP_MG = Decimal("1.5")
 TENFOLD = Decimal("10")
 MAX_DECIMAL_PLACES = 2
 
+# Plan sanity limits (clinical reference, "Titration": liquid allows 0.1–0.5 mg steps, the largest common
+# protocol step is 1.5 mg every 7–14 days; 1 mg/mL is the usual liquid strength).
+PLAN_STEP_MIN_MG = Decimal("0.1")
+PLAN_STEP_MAX_MG = Decimal("1.5")
+PLAN_INTERVAL_MIN_DAYS = 3
+PLAN_INTERVAL_MAX_DAYS = 90
+CONCENTRATION_MIN_MG_PER_ML = Decimal("0.1")
+CONCENTRATION_MAX_MG_PER_ML = Decimal("10")
+PLAN_START_MAX_DAYS_BACK = 365
+
 NOT_A_NUMBER = "Enter the dose as a number of mg, for example 1.5."
 DECIMAL_COMMA = "Use a decimal point, not a comma: write 1.5, not 1,5."
 NOT_POSITIVE = "The dose must be more than 0 mg."
 TOO_MANY_PLACES = "Give the dose with at most 2 decimal places."
 ABOVE_HARD_MAX = "No LDN dose can be above 50 mg (the full naltrexone dose). Check the number."
-
+FUTURE_DAY = "The date cannot be in the future."
+BEFORE_BIRTH = "The date cannot be before the patient's date of birth."
+DUPLICATE_DAY = "A dose is already recorded for this day. Void it first if it is wrong, then record the correct one."
+DOSE_REQUIRED = NOT_A_NUMBER
+OVERRIDE_REASON_REQUIRED = "Give the reason for recording this dose (it is outside the LDN range or a likely slip)."
 
 _PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
@@ -74,8 +90,11 @@ def format_dose(dose: Decimal | None) -> str:
     """``0.5 mg``, ``1.5 mg``, ``3 mg``: leading zero, no trailing zeros (ISMP)."""
     if dose is None:
         return "—"
-    text = format(dose.normalize(), "f")
-    return f"{text} mg"
+    return f"{format_number(dose)} mg"
+
+
+def format_number(dose: Decimal) -> str:
+    return format(dose.normalize(), "f")
 
 
 def out_of_range_message(dose: Decimal) -> str | None:
@@ -87,9 +106,53 @@ def out_of_range_message(dose: Decimal) -> str | None:
     return None
 
 
+# --- plans -------------------------------------------------------------------------------------------
+
+PRESETS: dict[str, dict[str, object]] = {
+    # The common protocols of the clinical reference ("Titration").
+    "low_slow": {
+        "label": "Start low, go slow: 0.5 mg, +0.5 mg every 7 days, to 4.5 mg",
+        "starting_dose_mg": Decimal("0.5"),
+        "step_mg": Decimal("0.5"),
+        "step_interval_days": 7,
+        "target_dose_mg": Decimal("4.5"),
+    },
+    "standard": {
+        "label": "1.5 mg, +1.5 mg every 14 days, to 4.5 mg",
+        "starting_dose_mg": Decimal("1.5"),
+        "step_mg": Decimal("1.5"),
+        "step_interval_days": 14,
+        "target_dose_mg": Decimal("4.5"),
+    },
+    "weekly_1mg": {
+        "label": "1 mg, +1 mg weekly, to 4.5 mg (hold at the best-tolerated dose)",
+        "starting_dose_mg": Decimal("1"),
+        "step_mg": Decimal("1"),
+        "step_interval_days": 7,
+        "target_dose_mg": Decimal("4.5"),
+    },
+}
+PRESET_FIELDS = ("starting_dose_mg", "step_mg", "step_interval_days", "target_dose_mg")
+
+
+class PlanState(StrEnum):
+    """What the prescriber has the patient doing; set with a reason and audited."""
+
+    TITRATING = "titrating"
+    HOLDING = "holding"  # at the current dose: holding at the best-tolerated dose is an intended outcome
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+    @property
+    def label(self) -> str:
+        return {"titrating": "Titrating", "holding": "Holding at the current dose", "paused": "Paused"}.get(
+            self.value, "Stopped"
+        )
+
+
 @dataclass(frozen=True)
 class Schedule:
-    """The numbers of a titration plan that fix the scheduled dose of each day."""
+    """The numbers of a titration plan that fix its calendar (the plan as written, not as followed)."""
 
     start_date: datetime.date
     starting_dose_mg: Decimal
@@ -99,10 +162,10 @@ class Schedule:
 
 
 def scheduled_dose(schedule: Schedule, day: datetime.date) -> Decimal | None:
-    """The plan's dose for ``day``: None before the plan starts.
+    """The plan's calendar dose for ``day`` (None before it starts), as if the patient kept every step.
 
-    The dose moves by one step every ``step_interval_days`` towards the target and then holds
-    there (a plan may also step down, when its target is below its start).
+    Pages and checks use the patient-paced :func:`titration.course.expected_dose` instead; this calendar
+    only describes the plan as written.
     """
     if day < schedule.start_date:
         return None
@@ -112,32 +175,79 @@ def scheduled_dose(schedule: Schedule, day: datetime.date) -> Decimal | None:
     return max(schedule.starting_dose_mg - steps * schedule.step_mg, schedule.target_dose_mg)
 
 
-def next_step(schedule: Schedule, day: datetime.date) -> tuple[datetime.date, Decimal] | None:
-    """The first date after ``day`` on which the scheduled dose changes, and that dose; None at target."""
-    current = scheduled_dose(schedule, day)
-    if current is None:
-        return schedule.start_date, schedule.starting_dose_mg
-    if current == schedule.target_dose_mg or schedule.step_mg == 0:
-        return None
-    steps_done = (day - schedule.start_date).days // schedule.step_interval_days
-    step_day = schedule.start_date + datetime.timedelta(days=(steps_done + 1) * schedule.step_interval_days)
-    dose = scheduled_dose(schedule, step_day)
-    return (step_day, dose) if dose is not None else None
+@dataclass(frozen=True)
+class PlanTerms:
+    """A plan as the rules see it: its numbers, the days it was in force, and its states over time."""
+
+    plan_id: int | None
+    start_date: datetime.date
+    starting_dose_mg: Decimal
+    step_mg: Decimal
+    step_interval_days: int
+    target_dose_mg: Decimal
+    last_day: datetime.date | None = None  # the day it was ended; None while active
+    states: tuple[tuple[datetime.date, PlanState], ...] = ()  # (effective from, state), in order
+
+    def covers(self, day: datetime.date) -> bool:
+        return self.start_date <= day and (self.last_day is None or day <= self.last_day)
+
+    def state_on(self, day: datetime.date) -> PlanState:
+        state = PlanState.TITRATING
+        for since, value in self.states:
+            if since <= day:
+                state = value
+        return state
+
+    def toward_target(self, dose: Decimal) -> Decimal:
+        """One plan step from ``dose`` toward the target, never past it."""
+        if self.target_dose_mg >= self.starting_dose_mg:
+            return min(dose + self.step_mg, self.target_dose_mg)
+        return max(dose - self.step_mg, self.target_dose_mg)
+
+    def beyond(self, dose: Decimal, level: Decimal) -> bool:
+        """Whether ``dose`` is further along the plan's direction than ``level``."""
+        return dose > level if self.target_dose_mg >= self.starting_dose_mg else dose < level
+
+    def on_path(self, dose: Decimal) -> bool:
+        low, high = sorted((self.starting_dose_mg, self.target_dose_mg))
+        return low <= dose <= high
 
 
-def steps_up_on(schedule: Schedule, day: datetime.date) -> bool:
-    """Whether ``day`` is a step-up day of the plan (its scheduled dose is higher than the day before)."""
-    today = scheduled_dose(schedule, day)
-    yesterday = scheduled_dose(schedule, day - datetime.timedelta(days=1))
-    return today is not None and yesterday is not None and today > yesterday
+def plan_in_force(plans: Sequence[PlanTerms], day: datetime.date) -> PlanTerms | None:
+    """The plan that applied on ``day``: the latest (in the order given) whose span covers it.
+
+    A backfilled dose is checked against the plan of its own date, not the current one.
+    """
+    covering = [plan for plan in plans if plan.covers(day)]
+    return covering[-1] if covering else None
+
+
+# --- flags -------------------------------------------------------------------------------------------
 
 
 class FlagKind(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     TENFOLD_CHANGE = "tenfold_change"
     STEP_TOO_LARGE = "step_too_large"
+    RESTART_HIGH = "restart_high"
     OFF_SCHEDULE = "off_schedule"
+    ADHERENCE = "adherence"
     SEVERE_SIDE_EFFECT = "severe_side_effect"
+
+    @property
+    def label(self) -> str:
+        return FLAG_KIND_LABELS[self]
+
+
+FLAG_KIND_LABELS = {
+    FlagKind.OUT_OF_RANGE: "Outside LDN range",
+    FlagKind.TENFOLD_CHANGE: "Tenfold change",
+    FlagKind.STEP_TOO_LARGE: "Step too large",
+    FlagKind.RESTART_HIGH: "Restart above starting dose",
+    FlagKind.OFF_SCHEDULE: "Differs from plan",
+    FlagKind.ADHERENCE: "Missed doses",
+    FlagKind.SEVERE_SIDE_EFFECT: "Severe side effect",
+}
 
 
 class Severity(IntEnum):
@@ -147,6 +257,10 @@ class Severity(IntEnum):
     WARNING = 20
     CRITICAL = 30
 
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -155,53 +269,212 @@ class Finding:
     message: str
 
 
-def evaluate_dose(
-    dose: Decimal,
-    *,
-    previous_dose: Decimal | None,
-    plan_step_mg: Decimal | None,
-    scheduled_mg: Decimal | None,
-) -> list[Finding]:
-    """The flags a taken dose raises, most severe first.
+@dataclass(frozen=True)
+class DoseContext:
+    """The facts around one day that the assessment needs, all plain values."""
 
-    * outside 0.5–4.5 mg: warning (stored only after a confirmation with a reason);
-    * >= 10x or <= 1/10 of the previous dose: critical, a likely decimal slip;
-    * otherwise, a step up from the previous dose larger than the plan's step (1.5 mg without a
-      plan): warning;
-    * different from the plan's scheduled dose: info (a deliberate hold is common), and only when no other
-      flag already explains the dose (alert fatigue: few, specific flags).
+    plan: PlanTerms | None = None
+    state: PlanState = PlanState.TITRATING
+    expected: Decimal | None = None  # the patient-paced expected dose of the day
+    previous: Decimal | None = None  # the previous accepted taken dose
+    days_since_previous: int | None = None
+    is_first: bool = True  # no accepted taken dose before this day
+    restart_gap_days: int | None = None  # set when this day restarts the plan after a gap
+
+
+def _tenfold(dose: Decimal, reference: Decimal) -> bool:
+    return reference > 0 and (dose >= reference * TENFOLD or dose * TENFOLD <= reference)
+
+
+def slip_candidates(dose: Decimal) -> list[Decimal]:
+    """What a decimal slip may have meant: the dose moved by one or two decimal places, within 0.05–4.5 mg."""
+    candidates = []
+    for factor in (Decimal("0.01"), Decimal("0.1"), Decimal("10"), Decimal("100")):
+        value = (dose * factor).normalize()
+        exponent = value.as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        if LDN_MIN_MG / TENFOLD <= value <= LDN_MAX_MG and places <= MAX_DECIMAL_PLACES:
+            candidates.append(value)
+    return sorted(candidates)
+
+
+def _did_you_mean(dose: Decimal) -> str:
+    candidates = slip_candidates(dose)
+    if not candidates:
+        return "check for a decimal slip"
+    return "did you mean " + " or ".join(format_number(c) for c in candidates) + " mg?"
+
+
+def _slip(dose: Decimal, reference: Decimal, what: str) -> Finding:
+    direction = "above" if dose > reference else "below"
+    return Finding(
+        FlagKind.TENFOLD_CHANGE,
+        Severity.CRITICAL,
+        f"{format_dose(dose)} is ten times or more {direction} {what} of {format_dose(reference)}: "
+        f"{_did_you_mean(dose)}",
+    )
+
+
+def dose_findings(dose: Decimal, context: DoseContext) -> list[Finding]:
+    """The findings of a taken dose, most severe first. The rule table of ``docs/clinical-rules.md``:
+
+    * >= 10x or <= 1/10 of the previous accepted dose, of the expected dose of the day, or (first dose) of
+      the plan's starting dose: critical (ISMP, a likely decimal slip);
+    * outside 0.5–4.5 mg: warning (soft limit; stored only after a confirmation with a reason);
+    * restarting after a gap above the plan's starting dose: warning (LDN protocols: restart low);
+    * a first dose more than one plan step above the starting dose: warning;
+    * a step up from the previous accepted dose larger than the plan's step (1.5 mg without a plan): warning;
+    * different from the expected dose while titrating, and nothing else explains it: info (runs of these
+      become one flag; holding at the best-tolerated dose is intended, so never while holding).
     """
     findings: list[Finding] = []
-    if previous_dose is not None and previous_dose > 0:
-        if dose >= previous_dose * TENFOLD or dose * TENFOLD <= previous_dose:
-            findings.append(
-                Finding(
-                    FlagKind.TENFOLD_CHANGE,
-                    Severity.CRITICAL,
-                    f"{format_dose(dose)} is ten times or more {'above' if dose > previous_dose else 'below'} "
-                    f"the previous dose of {format_dose(previous_dose)}: check for a decimal slip.",
-                )
-            )
-        else:
-            max_step = plan_step_mg if plan_step_mg else DEFAULT_MAX_STEP_MG
-            if dose - previous_dose > max_step:
-                findings.append(
-                    Finding(
-                        FlagKind.STEP_TOO_LARGE,
-                        Severity.WARNING,
-                        f"Step up of {format_dose(dose - previous_dose)} from {format_dose(previous_dose)} "
-                        f"is larger than the {'plan' if plan_step_mg else 'usual'} step of {format_dose(max_step)}.",
-                    )
-                )
+    plan = context.plan
+    references: list[tuple[Decimal, str]] = []
+    if context.previous is not None:
+        references.append((context.previous, "the previous dose"))
+    if context.expected is not None:
+        references.append((context.expected, "the expected dose for the day"))
+    if context.is_first and plan is not None:
+        references.append((plan.starting_dose_mg, "the plan's starting dose"))
+    slip = next((_slip(dose, ref, what) for ref, what in references if _tenfold(dose, ref)), None)
+    if slip:
+        findings.append(slip)
     range_message = out_of_range_message(dose)
     if range_message:
         findings.append(Finding(FlagKind.OUT_OF_RANGE, Severity.WARNING, range_message))
-    if scheduled_mg is not None and dose != scheduled_mg and not findings:
+    if slip is None:
+        findings.extend(_step_findings(dose, context))
+    if (
+        not findings
+        and plan is not None
+        and context.state == PlanState.TITRATING
+        and context.expected is not None
+        and dose != context.expected
+    ):
         findings.append(
             Finding(
                 FlagKind.OFF_SCHEDULE,
                 Severity.INFO,
-                f"{format_dose(dose)} differs from the plan's scheduled {format_dose(scheduled_mg)} for this day.",
+                f"{format_dose(dose)} differs from the expected {format_dose(context.expected)} for this day.",
             )
         )
     return sorted(findings, key=lambda f: f.severity, reverse=True)
+
+
+def _step_findings(dose: Decimal, context: DoseContext) -> list[Finding]:
+    plan = context.plan
+    if plan is not None and context.restart_gap_days is not None and dose > plan.starting_dose_mg:
+        return [
+            Finding(
+                FlagKind.RESTART_HIGH,
+                Severity.WARNING,
+                f"Restarting after a {context.restart_gap_days}-day gap at {format_dose(dose)}; the plan restarts "
+                f"at {format_dose(plan.starting_dose_mg)}.",
+            )
+        ]
+    if context.is_first:
+        if plan is not None and plan.step_mg > 0 and dose - plan.starting_dose_mg > plan.step_mg:
+            return [
+                Finding(
+                    FlagKind.STEP_TOO_LARGE,
+                    Severity.WARNING,
+                    f"A first dose of {format_dose(dose)} is more than one step above the plan's starting dose "
+                    f"of {format_dose(plan.starting_dose_mg)}; the plan steps {format_dose(plan.step_mg)}.",
+                )
+            ]
+        return []
+    if context.previous is None or context.restart_gap_days is not None:
+        return []
+    max_step = plan.step_mg if plan is not None and plan.step_mg > 0 else DEFAULT_MAX_STEP_MG
+    step = dose - context.previous
+    if step > max_step:
+        usual = "the plan steps" if plan is not None and plan.step_mg > 0 else "the usual largest step is"
+        return [
+            Finding(
+                FlagKind.STEP_TOO_LARGE,
+                Severity.WARNING,
+                f"{format_dose(dose)} is a step of {format_dose(step)} from {format_dose(context.previous)}; "
+                f"{usual} {format_dose(max_step)}.",
+            )
+        ]
+    return []
+
+
+def needs_confirmation(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings a prescriber must confirm with a reason before the dose is stored."""
+    return [f for f in findings if f.kind == FlagKind.OUT_OF_RANGE or f.severity == Severity.CRITICAL]
+
+
+class Outcome(Enum):
+    REFUSED = "refused"
+    NEEDS_CONFIRMATION = "needs confirmation"
+    ACCEPTED = "accepted"
+
+
+class Problem(StrEnum):
+    """What is wrong with a record, so a caller can point at it without the rules knowing any form."""
+
+    DAY = "day"
+    DOSE = "dose"
+    CONFIRMATION = "confirmation"
+    OVERRIDE_REASON = "override reason"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    message: str = ""
+    problem: Problem | None = None
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is Outcome.ACCEPTED
+
+
+def check_record_day(day: datetime.date, *, today: datetime.date, born: datetime.date) -> str | None:
+    """Why a clinical record cannot be dated ``day`` (not in the future, not before birth), or None."""
+    if day > today:
+        return FUTURE_DAY
+    if day < born:
+        return BEFORE_BIRTH
+    return None
+
+
+def assess_dose(
+    *,
+    dose: Decimal | None,
+    day: datetime.date,
+    taken: bool,
+    context: DoseContext,
+    today: datetime.date,
+    born: datetime.date,
+    day_has_entry: bool,
+    confirmed: bool = False,
+    override_reason: str = "",
+) -> Verdict:
+    """The one verdict on a dose about to be recorded: refused, needs confirmation, or accepted with findings.
+
+    A missed dose (``taken`` false) carries no dose and is never range-checked.
+    """
+    day_problem = check_record_day(day, today=today, born=born)
+    if day_problem:
+        return Verdict(Outcome.REFUSED, day_problem, Problem.DAY)
+    if day_has_entry:
+        return Verdict(Outcome.REFUSED, DUPLICATE_DAY, Problem.DAY)
+    if not taken:
+        return Verdict(Outcome.ACCEPTED)
+    if dose is None:
+        return Verdict(Outcome.REFUSED, DOSE_REQUIRED, Problem.DOSE)
+    try:
+        check_hard_limits(dose)
+    except DoseError as exc:
+        return Verdict(Outcome.REFUSED, str(exc), Problem.DOSE)
+    findings = tuple(dose_findings(dose, context))
+    to_confirm = needs_confirmation(findings)
+    if to_confirm and not confirmed:
+        message = " ".join(f.message for f in to_confirm)
+        return Verdict(Outcome.NEEDS_CONFIRMATION, message, Problem.CONFIRMATION, findings)
+    if to_confirm and not override_reason.strip():
+        return Verdict(Outcome.NEEDS_CONFIRMATION, OVERRIDE_REASON_REQUIRED, Problem.OVERRIDE_REASON, findings)
+    return Verdict(Outcome.ACCEPTED, findings=findings)

@@ -10,17 +10,61 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+from django.utils import timezone
 
 from patients.access import patients_for
 from patients.models import Patient
 
-from . import outcomes, rules
-from .chart import first_record_day, plan_on, plan_spans
-from .models import CheckIn, DoseEntry, DoseStatus, Flag, TitrationPlan
+from . import course, outcomes, rules
+from .models import CheckIn, DoseEntry, DoseStatus, Flag, PlanStateChange, TitrationPlan
 from .paging import PageNumbers, clamp_page
 
 HISTORY_DAYS_PER_PAGE = 30
 STALE_AFTER_DAYS = 7
+
+
+def plan_terms(plans: list[TitrationPlan], states: list[PlanStateChange]) -> list[rules.PlanTerms]:
+    """The plans as the rules see them, in the order that decides which was in force on a day."""
+    by_plan: dict[int, list[tuple[datetime.date, rules.PlanState]]] = defaultdict(list)
+    for change in states:
+        by_plan[change.plan_id].append((change.effective_on, rules.PlanState(change.state)))
+    return [
+        rules.PlanTerms(
+            plan_id=plan.pk,
+            start_date=plan.start_date,
+            starting_dose_mg=plan.starting_dose_mg,
+            step_mg=plan.step_mg,
+            step_interval_days=plan.step_interval_days,
+            target_dose_mg=plan.target_dose_mg,
+            last_day=timezone.localdate(plan.ended_at) if plan.ended_at else None,
+            states=tuple(by_plan.get(plan.pk, ())),
+        )
+        for plan in sorted(plans, key=lambda p: (p.start_date, p.created_at, p.pk))
+    ]
+
+
+@dataclass
+class CourseFacts:
+    """Everything the rules need about a patient's course: three queries, whatever its length."""
+
+    entries: list[course.EntryFact]
+    terms: list[rules.PlanTerms]
+    plan_by_id: dict[int | None, TitrationPlan]
+    gap_days: int
+
+
+def course_facts(patient: Patient, plans: list[TitrationPlan] | None = None) -> CourseFacts:
+    if plans is None:
+        plans = list(patient.plans.all())
+    states = list(PlanStateChange.objects.filter(patient=patient).order_by("effective_on", "changed_at", "pk"))
+    rows = DoseEntry.objects.live().filter(patient=patient).values_list("pk", "taken_on", "status", "dose_mg")
+    entries = [course.EntryFact(pk, day, status == DoseStatus.TAKEN, dose) for pk, day, status, dose in rows]
+    return CourseFacts(
+        entries=entries,
+        terms=plan_terms(plans, states),
+        plan_by_id={plan.pk: plan for plan in plans},
+        gap_days=patient.clinic.restart_after_gap_days,
+    )
 
 
 @dataclass
@@ -29,21 +73,64 @@ class PatientSummary:
     last_dose: DoseEntry | None
     scheduled_today: Decimal | None
     next_step: tuple[datetime.date, Decimal] | None
+    state: rules.PlanState = rules.PlanState.TITRATING
+    state_change: PlanStateChange | None = None
+    restart_gap_days: int | None = None
+    course: course.Course | None = None
 
 
 def patient_summary(patient: Patient, today: datetime.date, plans: list[TitrationPlan] | None = None) -> PatientSummary:
-    """Current plan, last dose taken and next step; ``plans`` (all of the patient's) saves a query."""
+    """Current plan and state, last dose taken, the expected dose today and the next step (patient-paced)."""
     if plans is None:
-        plan = patient.plans.filter(is_active=True).first()
-    else:
-        plan = next((p for p in plans if p.is_active), None)
+        plans = list(patient.plans.all())
+    plan = next((p for p in plans if p.is_active), None)
+    facts = course_facts(patient, plans)
+    _, walked = course.walk([e for e in facts.entries if e.day < today], facts.terms, facts.gap_days)
+    context = walked.context_on(today)
     last_dose = DoseEntry.objects.live().filter(patient=patient, status=DoseStatus.TAKEN).order_by("-taken_on").first()
+    state_change = None
+    if plan is not None:
+        state_change = next(
+            (c for c in reversed(PlanStateChange.objects.filter(plan=plan).order_by("effective_on", "pk"))), None
+        )
     return PatientSummary(
         plan=plan,
         last_dose=last_dose,
-        scheduled_today=plan.scheduled_dose_on(today) if plan else None,
-        next_step=rules.next_step(plan.schedule, today) if plan else None,
+        scheduled_today=context.expected if plan else None,
+        next_step=walked.next_step(today) if plan else None,
+        state=context.state,
+        state_change=state_change,
+        restart_gap_days=context.restart_gap_days,
+        course=walked,
     )
+
+
+def expected_doses(
+    patient: Patient, plans: list[TitrationPlan], days: list[datetime.date]
+) -> dict[datetime.date, Decimal | None]:
+    """The patient-paced expected dose of each day (the chart's and the history's scheduled column)."""
+    facts = course_facts(patient, plans)
+    wanted = sorted(days)
+    result: dict[datetime.date, Decimal | None] = {}
+    walker = course.Course(facts.terms, facts.gap_days)
+    entries = sorted(facts.entries, key=lambda e: e.day)
+    index = 0
+    for day in wanted:
+        while index < len(entries) and entries[index].day < day:
+            walker.record(entries[index])
+            index += 1
+        result[day] = walker.context_on(day).expected
+    return result
+
+
+def first_record_day(patient: Patient, plans: list[TitrationPlan]) -> datetime.date | None:
+    candidates = [
+        DoseEntry.objects.filter(patient=patient).order_by("taken_on").values_list("taken_on", flat=True).first(),
+        CheckIn.objects.filter(patient=patient).order_by("checked_on").values_list("checked_on", flat=True).first(),
+        *(plan.start_date for plan in plans),
+    ]
+    days = [d for d in candidates if d is not None]
+    return min(days) if days else None
 
 
 @dataclass
@@ -102,21 +189,21 @@ def dose_history(
     for checkin in checkins:
         checkins_by_day[checkin.checked_on].append(checkin)
 
-    spans = plan_spans(plans, today)
+    terms = plan_terms(plans, [])
+    span = [end - datetime.timedelta(days=i) for i in range((end - start).days + 1)]
+    expected = expected_doses(patient, plans, span)
     days = []
-    day = end
-    while day >= start:
-        plan = plan_on(spans, day)
+    for day in span:
+        in_plan = rules.plan_in_force(terms, day) is not None
         history_day = HistoryDay(
             day=day,
             entries=by_day.get(day, []),
             checkins=checkins_by_day.get(day, []),
-            scheduled_mg=plan.scheduled_dose_on(day) if plan else None,
-            in_plan=plan is not None,
+            scheduled_mg=expected.get(day),
+            in_plan=in_plan,
         )
         if history_day.entries or history_day.checkins or history_day.in_plan:
             days.append(history_day)
-        day -= datetime.timedelta(days=1)
     return HistoryPage(days=days, number=number, num_pages=num_pages, start=start, end=end)
 
 

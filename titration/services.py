@@ -1,6 +1,8 @@
 """Writes of the titration app: the only code that saves plans, dose entries and flags.
 
-Each service applies the pure rules, then stores the record and its flags in one transaction.
+A dose goes view → ``dose_record`` → (selectors for the facts, ``rules.assess_dose`` for the verdict) →
+persist, in one transaction. Dose flags are derived from the record: every write that changes the record
+re-assesses the patient's course in the same transaction (``flags_reconcile``).
 """
 
 from __future__ import annotations
@@ -11,97 +13,136 @@ from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 from patients.audit import bulk_create_audited, create_audited, save_audited
+from patients.concurrency import check_version, submitted_values
 from patients.models import Patient
 
-from . import rules
-from .chart import plan_on, plan_spans
-from .models import CheckIn, DoseEntry, DoseStatus, Flag, Formulation, SideEffect, TitrationPlan
+from . import course, rules, selectors
+from .models import (
+    CheckIn,
+    DoseEntry,
+    DoseStatus,
+    Flag,
+    FlagComment,
+    Formulation,
+    PlanStateChange,
+    SideEffect,
+    TitrationPlan,
+)
 
 Voidable = TypeVar("Voidable", DoseEntry, CheckIn)
 
-DUPLICATE_DAY = "A dose is already recorded for this day. Void it first if it is wrong, then record the correct one."
+DUPLICATE_DAY = rules.DUPLICATE_DAY
+FUTURE_DAY = rules.FUTURE_DAY
+BEFORE_BIRTH = rules.BEFORE_BIRTH
+OVERRIDE_REASON_REQUIRED = rules.OVERRIDE_REASON_REQUIRED
 ALREADY_VOIDED = "This entry was already voided."
 ALREADY_ACKNOWLEDGED = "This flag was already acknowledged."
 REASON_REQUIRED = "Give a reason."
-OVERRIDE_REASON_REQUIRED = "Give the reason for recording a dose outside the LDN range of 0.5–4.5 mg."
-FUTURE_DAY = "The date cannot be in the future."
 DUPLICATE_CHECKIN_DAY = "A check-in is already recorded for this day. Void it first if it is wrong."
-BEFORE_BIRTH = "The date cannot be before the patient's date of birth."
+CRITICAL_NEEDS_PRESCRIBER = "Only a prescriber can acknowledge a critical flag."
+CRITICAL_NOTE_TOO_SHORT = "Acknowledging a critical flag needs a note of at least a few words: what was checked."
+ROLE_CANNOT_ACKNOWLEDGE = "Your role cannot acknowledge flags."
+COMMENT_REQUIRED = "Write the comment."
+NO_PLAN = "The patient has no active plan."
+STATE_UNCHANGED = "The plan is already in that state."
+CRITICAL_NOTE_MIN_WORDS = 3
+VOIDED_NOTE = "Entry voided."
 
 
 class RecordError(Exception):
-    """A record that cannot be stored as given; ``field`` names the form field at fault."""
+    """A record that cannot be stored as given. ``problem`` says what is wrong (no form field names)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, problem: str = "") -> None:
         super().__init__(message)
         self.message = message
-        self.field = field
+        self.problem = problem
+
+
+class Problem:
+    """What a RecordError is about, beyond the dose problems of ``rules.Problem``."""
+
+    DAY = rules.Problem.DAY
+    DOSE = rules.Problem.DOSE
+    CONFIRMATION = rules.Problem.CONFIRMATION
+    OVERRIDE_REASON = rules.Problem.OVERRIDE_REASON
+    REASON = "reason"
+    NOTE = "note"
+    PERMISSION = "permission"
+    STATE = "state"
 
 
 def active_plan(patient: Patient) -> TitrationPlan | None:
     return patient.plans.filter(is_active=True).first()
 
 
-def plan_in_force(patient: Patient, day: datetime.date) -> TitrationPlan | None:
-    """The plan that applied on ``day``: a backfilled dose is checked against the plan of its own date."""
-    plans = list(patient.plans.order_by("start_date", "created_at"))
-    return plan_on(plan_spans(plans, timezone.localdate()), day)
+def _lock(patient: Patient) -> Patient:
+    """Serialise writes to one patient's record: re-assessment reads and writes the whole course."""
+    return Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+
+
+PLAN_FIELDS = (
+    "preset",
+    "start_date",
+    "starting_dose_mg",
+    "step_mg",
+    "step_interval_days",
+    "target_dose_mg",
+    "formulation",
+    "liquid_concentration_mg_per_ml",
+    "dosing_time",
+    "notes",
+)
 
 
 @transaction.atomic
-def plan_set(*, patient: Patient, by: Any, **fields: Any) -> TitrationPlan:
-    """Make a new plan the patient's active one; the old plan is ended and kept in the history."""
-    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+def plan_set(*, patient: Patient, by: Any, version: int | None = None, **fields: Any) -> TitrationPlan:
+    """Make a new plan the patient's active one; the old plan is ended and kept in the history.
+
+    With ``version`` (of the plan the user opened, see ``patients.concurrency``), a save against a plan
+    changed or replaced meanwhile raises ``StaleEditError`` and saves nothing.
+    """
+    locked = _lock(patient)
+    if version is not None:
+        current = active_plan(locked)
+        if current is not None:
+            proposed = TitrationPlan(**{k: v for k, v in fields.items() if k in PLAN_FIELDS})
+            check_version(current, opened=version, submitted=submitted_values(proposed, PLAN_FIELDS))
     now = timezone.now()
     for old in patient.plans.filter(is_active=True):
         old.is_active, old.ended_at, old.ended_by = False, now, by
         save_audited(old, by=by, reason="Replaced by a new plan.", update_fields=["is_active", "ended_at", "ended_by"])
-    return create_audited(TitrationPlan, by=by, patient=patient, created_by=by, is_active=True, **fields)
+    plan = create_audited(TitrationPlan, by=by, patient=patient, created_by=by, is_active=True, **fields)
+    flags_reconcile(patient=locked, by=by, cause="the plan changed")
+    return plan
 
 
-def previous_dose(patient: Patient, day: datetime.date) -> Decimal | None:
-    """The last dose actually taken before ``day`` (voided and missed entries do not count)."""
-    entry = (
-        DoseEntry.objects.live()
-        .filter(patient=patient, taken_on__lt=day, status=DoseStatus.TAKEN)
-        .order_by("-taken_on")
-        .values_list("dose_mg", flat=True)
-        .first()
+@transaction.atomic
+def plan_state_set(*, patient: Patient, by: Any, state: str, reason: str) -> PlanStateChange:
+    """Titrate, hold at the current dose, pause or stop the active plan from today, with a reason."""
+    if not reason.strip():
+        raise RecordError(REASON_REQUIRED, Problem.REASON)
+    locked = _lock(patient)
+    plan = active_plan(locked)
+    if plan is None:
+        raise RecordError(NO_PLAN, Problem.STATE)
+    current = plan.state_changes.order_by("-effective_on", "-changed_at", "-pk").first()
+    if (current.state if current else rules.PlanState.TITRATING) == state:
+        raise RecordError(STATE_UNCHANGED, Problem.STATE)
+    change = create_audited(
+        PlanStateChange,
+        by=by,
+        patient=locked,
+        plan=plan,
+        state=state,
+        effective_on=timezone.localdate(),
+        reason=reason.strip(),
+        changed_by=by,
     )
-    return entry
-
-
-def dose_check(
-    *,
-    patient: Patient,
-    taken_on: datetime.date,
-    dose_mg: Decimal | None,
-    status: str,
-    override_reason: str = "",
-    confirmed: bool = False,
-) -> str | None:
-    """Validate a dose before it is stored. Raises RecordError; returns the out-of-range warning
-    (if any) that the prescriber must confirm with a reason before the dose can be stored."""
-    check_day(patient=patient, day=taken_on, field="taken_on")
-    if DoseEntry.objects.live().filter(patient=patient, taken_on=taken_on).exists():
-        raise RecordError(DUPLICATE_DAY, "taken_on")
-    if dose_mg is None:
-        if status == DoseStatus.TAKEN:
-            raise RecordError(rules.NOT_A_NUMBER, "dose_mg")
-        return None
-    try:
-        rules.check_hard_limits(dose_mg)
-    except rules.DoseError as exc:
-        raise RecordError(str(exc), "dose_mg") from exc
-    if status == DoseStatus.TAKEN:
-        warning = rules.out_of_range_message(dose_mg)
-        if warning and confirmed and not override_reason.strip():
-            raise RecordError(OVERRIDE_REASON_REQUIRED, "override_reason")
-        if warning and not confirmed:
-            return warning
-    return None
+    flags_reconcile(patient=locked, by=by, cause=f"the plan was set to {rules.PlanState(state).label.lower()}")
+    return change
 
 
 def dose_record(
@@ -115,113 +156,223 @@ def dose_record(
     notes: str = "",
     override_reason: str = "",
     confirmed: bool = False,
-) -> tuple[DoseEntry, list[Flag]]:
-    """Store one day's dose and the flags it raises.
+) -> tuple[DoseEntry, list[rules.Finding]]:
+    """Store one day's dose after the one assessment, and re-derive the patient's flags.
 
-    Raises RecordError when the dose is refused, or when it is outside the LDN range and has not
-    been confirmed with a reason. The one-live-entry-per-day constraint decides a race: the loser
-    gets DUPLICATE_DAY, never a 500.
+    Raises RecordError when the dose is refused or needs a confirmation with a reason (``problem`` says
+    which). The one-live-entry-per-day constraint decides a race: the loser gets DUPLICATE_DAY, never a 500.
+    Returns the entry and the findings of its day.
     """
-    warning = dose_check(
-        patient=patient,
-        taken_on=taken_on,
-        dose_mg=dose_mg,
-        status=status,
-        override_reason=override_reason,
-        confirmed=confirmed,
-    )
-    if warning:
-        raise RecordError(warning, "confirm_out_of_range")
-    warning_confirmed = (
-        status == DoseStatus.TAKEN and dose_mg is not None and rules.out_of_range_message(dose_mg) is not None
-    )
-    plan = plan_in_force(patient, taken_on)
-    scheduled = plan.scheduled_dose_on(taken_on) if plan else None
-    if status != DoseStatus.TAKEN:
-        dose_mg = dose_mg if dose_mg is not None else scheduled
     try:
         with transaction.atomic():
-            entry = create_audited(
-                DoseEntry,
-                by=by,
-                reason=override_reason.strip() if warning_confirmed else "",
+            return _dose_record(
                 patient=patient,
+                by=by,
                 taken_on=taken_on,
                 dose_mg=dose_mg,
-                status=status,
-                formulation=formulation or (plan.formulation if plan else Formulation.CAPSULE),
+                taken=status == DoseStatus.TAKEN,
+                formulation=formulation,
                 notes=notes,
-                plan=plan,
-                scheduled_dose_mg=scheduled,
-                override_reason=override_reason.strip() if warning_confirmed else "",
-                recorded_by=by,
+                override_reason=override_reason,
+                confirmed=confirmed,
             )
-            flags = _raise_dose_flags(entry, plan=plan, scheduled=scheduled)
     except IntegrityError as exc:
         if "unique" not in str(exc).lower():
             raise
-        raise RecordError(DUPLICATE_DAY, "taken_on") from exc
-    return entry, flags
+        raise RecordError(DUPLICATE_DAY, Problem.DAY) from exc
 
 
-def _raise_dose_flags(entry: DoseEntry, *, plan: TitrationPlan | None, scheduled: Decimal | None) -> list[Flag]:
-    if entry.status != DoseStatus.TAKEN or entry.dose_mg is None:
-        return []
-    findings = rules.evaluate_dose(
-        entry.dose_mg,
-        previous_dose=previous_dose(entry.patient, entry.taken_on),
-        plan_step_mg=plan.step_mg if plan else None,
-        scheduled_mg=scheduled,
+def _dose_record(
+    *,
+    patient: Patient,
+    by: Any,
+    taken_on: datetime.date,
+    dose_mg: Decimal | None,
+    taken: bool,
+    formulation: str,
+    notes: str,
+    override_reason: str,
+    confirmed: bool,
+) -> tuple[DoseEntry, list[rules.Finding]]:
+    locked = _lock(patient)
+    facts = selectors.course_facts(locked)
+    context, _ = course.context_before(facts.entries, facts.terms, facts.gap_days, taken_on)
+    verdict = rules.assess_dose(
+        dose=dose_mg if taken else None,
+        day=taken_on,
+        taken=taken,
+        context=context,
+        today=timezone.localdate(),
+        born=locked.date_of_birth,
+        day_has_entry=any(e.day == taken_on for e in facts.entries),
+        confirmed=confirmed,
+        override_reason=override_reason,
     )
-    return bulk_create_audited(
-        [
-            Flag(
-                patient=entry.patient,
-                dose_entry=entry,
-                kind=finding.kind,
-                severity=finding.severity,
-                message=finding.message,
-            )
-            for finding in findings
-        ],
-        by=entry.recorded_by,
+    if not verdict.accepted:
+        raise RecordError(verdict.message, verdict.problem or "")
+    confirmed_reason = override_reason.strip() if rules.needs_confirmation(verdict.findings) else ""
+    plan = facts.plan_by_id.get(context.plan.plan_id) if context.plan else None
+    entry = create_audited(
+        DoseEntry,
+        by=by,
+        reason=confirmed_reason,
+        patient=locked,
+        taken_on=taken_on,
+        dose_mg=dose_mg if taken else None,
+        status=DoseStatus.TAKEN if taken else DoseStatus.MISSED,
+        formulation=formulation or (plan.formulation if plan else Formulation.CAPSULE),
+        notes=notes,
+        plan=plan,
+        scheduled_dose_mg=context.expected,
+        override_reason=confirmed_reason,
+        recorded_by=by,
     )
+    entries = [*facts.entries, course.EntryFact(entry.pk, taken_on, taken, entry.dose_mg)]
+    _reconcile(locked, entries, facts, by=by, cause=f"the dose of {taken_on:%-d %b %Y} was recorded")
+    return entry, list(verdict.findings)
 
 
+@transaction.atomic
+def flags_reconcile(*, patient: Patient, by: Any, cause: str) -> None:
+    """Re-assess the patient's whole course and bring the dose flags in line with it."""
+    facts = selectors.course_facts(patient)
+    _reconcile(patient, facts.entries, facts, by=by, cause=cause)
+
+
+def _reconcile(
+    patient: Patient, entries: list[course.EntryFact], facts: selectors.CourseFacts, *, by: Any, cause: str
+) -> None:
+    """Open the flags the record supports and close, with why, those it no longer supports.
+
+    A flag acknowledged by a clinician is never raised again for the same entry and kind; a flag closed by
+    re-assessment or a void is raised anew if the finding comes back.
+    """
+    assessed, _ = course.walk(entries, facts.terms, facts.gap_days)
+    wanted = {(d.entry_id, d.kind.value): d for d in course.derive_flags(assessed)}
+    live_ids = {e.id for e in entries}
+    now = timezone.now()
+    existing = list(Flag.objects.filter(patient=patient, dose_entry__isnull=False))
+    keep: set[tuple[int | None, str]] = set()
+    changed: list[Flag] = []
+    for flag in existing:
+        key = (flag.dose_entry_id, flag.kind)
+        if not flag.is_open:
+            if flag.closed_as == Flag.ClosedAs.ACKNOWLEDGED:
+                keep.add(key)
+            continue
+        if flag.dose_entry_id not in live_ids:
+            _close(flag, by, now, Flag.ClosedAs.ENTRY_VOIDED, VOIDED_NOTE)
+        elif key not in wanted:
+            _close(flag, by, now, Flag.ClosedAs.REASSESSED, f"Re-assessed after {cause}: no longer supported.")
+        else:
+            keep.add(key)
+            finding = wanted[key]
+            if (flag.message, flag.severity) == (finding.message, finding.severity):
+                continue
+            flag.message, flag.severity = finding.message, finding.severity
+            flag._change_reason = f"Re-assessed after {cause}."  # type: ignore[attr-defined]
+        changed.append(flag)
+    if changed:
+        bulk_update_with_history(
+            changed,
+            Flag,
+            ["message", "severity", "acknowledged_at", "acknowledged_by", "acknowledgement_note", "closed_as"],
+            default_user=by,
+            default_change_reason=f"Re-assessed after {cause}.",
+        )
+    new = [
+        Flag(patient=patient, dose_entry_id=d.entry_id, kind=d.kind, severity=d.severity, message=d.message)
+        for key, d in wanted.items()
+        if key not in keep
+    ]
+    bulk_create_audited(new, by=by, reason=f"Raised after {cause}.")
+
+
+def _close(flag: Flag, by: Any, now: datetime.datetime, how: str, note: str) -> None:
+    flag.acknowledged_at, flag.acknowledged_by, flag.acknowledgement_note, flag.closed_as = now, by, note, how
+
+
+@transaction.atomic
 def dose_void(*, entry: DoseEntry, by: Any, reason: str) -> DoseEntry:
-    """Void a wrong entry: it stays in the chart, struck through, with who, when and why."""
-    return record_void(record=entry, by=by, reason=reason)
+    """Void a wrong entry: it stays in the chart, struck through, with who, when and why. Its flags close
+    as "entry voided" and the days after it are re-assessed."""
+    locked_patient = _lock(entry.patient)
+    voided = record_void(record=entry, by=by, reason=reason)
+    flags_reconcile(patient=locked_patient, by=by, cause=f"the dose of {entry.taken_on:%-d %b %Y} was voided")
+    return voided
+
+
+def _can_acknowledge(flag: Flag, by: Any) -> None:
+    if flag.is_critical:
+        if not by.has_perm("titration.acknowledge_critical_flag"):
+            raise RecordError(CRITICAL_NEEDS_PRESCRIBER, Problem.PERMISSION)
+    elif not by.has_perm("titration.acknowledge_flag"):
+        raise RecordError(ROLE_CANNOT_ACKNOWLEDGE, Problem.PERMISSION)
 
 
 @transaction.atomic
 def flag_acknowledge(*, flag: Flag, by: Any, note: str = "") -> Flag:
+    """Close a flag as acknowledged. A critical flag: prescribers only, with a note of a few words."""
     locked = Flag.objects.select_for_update().get(pk=flag.pk)
     if not locked.is_open:
-        raise RecordError(ALREADY_ACKNOWLEDGED, "note")
-    locked.acknowledged_at = timezone.now()
-    locked.acknowledged_by = by
-    locked.acknowledgement_note = note.strip()
+        raise RecordError(ALREADY_ACKNOWLEDGED, Problem.NOTE)
+    _can_acknowledge(locked, by)
+    if locked.is_critical and len(note.split()) < CRITICAL_NOTE_MIN_WORDS:
+        raise RecordError(CRITICAL_NOTE_TOO_SHORT, Problem.NOTE)
+    _close(locked, by, timezone.now(), Flag.ClosedAs.ACKNOWLEDGED, note.strip())
     save_audited(
         locked,
         by=by,
         reason=locked.acknowledgement_note,
-        update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"],
+        update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note", "closed_as"],
     )
     return locked
 
 
-def check_day(*, patient: Patient, day: datetime.date, field: str) -> None:
+@transaction.atomic
+def flags_acknowledge_info(*, patient: Patient, by: Any, note: str) -> int:
+    """Acknowledge every open info flag of one patient in one action, with one note; returns how many."""
+    if not by.has_perm("titration.acknowledge_flag"):
+        raise RecordError(ROLE_CANNOT_ACKNOWLEDGE, Problem.PERMISSION)
+    if not note.strip():
+        raise RecordError(REASON_REQUIRED, Problem.NOTE)
+    flags = list(
+        Flag.objects.select_for_update().filter(
+            patient=patient, acknowledged_at__isnull=True, severity=rules.Severity.INFO
+        )
+    )
+    now = timezone.now()
+    for flag in flags:
+        _close(flag, by, now, Flag.ClosedAs.ACKNOWLEDGED, note.strip())
+    if flags:
+        bulk_update_with_history(
+            flags,
+            Flag,
+            ["acknowledged_at", "acknowledged_by", "acknowledgement_note", "closed_as"],
+            default_user=by,
+            default_change_reason=note.strip(),
+        )
+    return len(flags)
+
+
+def flag_comment_add(*, flag: Flag, by: Any, text: str) -> FlagComment:
+    """A comment on any flag, by either role; it leaves the flag open."""
+    if not text.strip():
+        raise RecordError(COMMENT_REQUIRED, Problem.NOTE)
+    return create_audited(FlagComment, by=by, flag=flag, text=text.strip(), written_by=by)
+
+
+def check_day(*, patient: Patient, day: datetime.date) -> None:
     """A clinical record's date: not in the future, not before the patient was born."""
-    if day > timezone.localdate():
-        raise RecordError(FUTURE_DAY, field)
-    if day < patient.date_of_birth:
-        raise RecordError(BEFORE_BIRTH, field)
+    problem = rules.check_record_day(day, today=timezone.localdate(), born=patient.date_of_birth)
+    if problem:
+        raise RecordError(problem, Problem.DAY)
 
 
 def checkin_check(*, patient: Patient, checked_on: datetime.date) -> None:
-    check_day(patient=patient, day=checked_on, field="checked_on")
+    check_day(patient=patient, day=checked_on)
     if CheckIn.objects.live().filter(patient=patient, checked_on=checked_on).exists():
-        raise RecordError(DUPLICATE_CHECKIN_DAY, "checked_on")
+        raise RecordError(DUPLICATE_CHECKIN_DAY, Problem.DAY)
 
 
 def checkin_record(
@@ -275,23 +426,37 @@ def checkin_record(
     except IntegrityError as exc:
         if "unique" not in str(exc).lower():
             raise
-        raise RecordError(DUPLICATE_CHECKIN_DAY, "checked_on") from exc
+        raise RecordError(DUPLICATE_CHECKIN_DAY, Problem.DAY) from exc
     return checkin, flags
 
 
+@transaction.atomic
 def checkin_void(*, checkin: CheckIn, by: Any, reason: str) -> CheckIn:
-    """Void a wrong check-in: it stays in the chart with who, when and why."""
-    return record_void(record=checkin, by=by, reason=reason)
+    """Void a wrong check-in: it stays in the chart with who, when and why; its open flags close."""
+    voided = record_void(record=checkin, by=by, reason=reason)
+    flags = list(Flag.objects.select_for_update().filter(checkin=checkin, acknowledged_at__isnull=True))
+    now = timezone.now()
+    for flag in flags:
+        _close(flag, by, now, Flag.ClosedAs.ENTRY_VOIDED, VOIDED_NOTE)
+    if flags:
+        bulk_update_with_history(
+            flags,
+            Flag,
+            ["acknowledged_at", "acknowledged_by", "acknowledgement_note", "closed_as"],
+            default_user=by,
+            default_change_reason=VOIDED_NOTE,
+        )
+    return voided
 
 
 @transaction.atomic
 def record_void(*, record: Voidable, by: Any, reason: str) -> Voidable:
     """Void a dose entry or check-in; voiding twice keeps the first void."""
     if not reason.strip():
-        raise RecordError(REASON_REQUIRED, "reason")
+        raise RecordError(REASON_REQUIRED, Problem.REASON)
     locked = type(record).objects.select_for_update().get(pk=record.pk)
     if locked.voided_at is not None:
-        raise RecordError(ALREADY_VOIDED, "reason")
+        raise RecordError(ALREADY_VOIDED, Problem.REASON)
     locked.voided_at = timezone.now()
     locked.voided_by = by
     locked.void_reason = reason.strip()

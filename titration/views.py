@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,15 +12,32 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from patients.access import client_ip, log_access, patients_for, permission_required, with_patient
+from patients.concurrency import StaleEditError
 from patients.models import AccessLog, Patient
 from patients.services import access_record
 
 from . import export, selectors, services
 from .audit import audit_trail
 from .chart import PERIODS, chart_for, parse_period
-from .forms import PRESETS, AcknowledgeForm, CheckInForm, DoseEntryForm, PlanForm, VoidForm
+from .forms import (
+    PRESETS,
+    AcknowledgeForm,
+    CheckInForm,
+    CommentForm,
+    DoseEntryForm,
+    PlanForm,
+    PlanStateForm,
+    VoidForm,
+)
 from .models import CheckIn, DoseEntry, Flag
-from .rules import format_dose
+from .rules import Severity, format_dose
+
+# Where each kind of refusal is shown on a form: the services know no form field names.
+DOSE_FIELDS = {
+    services.Problem.DAY: "taken_on",
+    services.Problem.DOSE: "dose_mg",
+    services.Problem.OVERRIDE_REASON: "override_reason",
+}
 
 FLAGS_PER_PAGE = 25
 OPEN_FLAGS_SHOWN = 10
@@ -94,7 +112,7 @@ def checkin_create(request: HttpRequest, patient: Patient) -> HttpResponse:
                 side_effects=form.side_effects(),
             )
         except services.RecordError as exc:
-            form.add_error(exc.field, exc.message)
+            form.add_error("checked_on" if exc.problem == services.Problem.DAY else None, exc.message)
         else:
             text = f"Check-in for {checkin.checked_on:%-d %b %Y} recorded: pain {checkin.pain_score}/10."
             if flags:
@@ -117,9 +135,12 @@ def _void_page(request: HttpRequest, patient: Patient, record: DoseEntry | Check
     form = VoidForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.record_void(record=record, by=request.user, reason=form.cleaned_data["reason"])
+            if isinstance(record, CheckIn):
+                services.checkin_void(checkin=record, by=request.user, reason=form.cleaned_data["reason"])
+            else:
+                services.dose_void(entry=record, by=request.user, reason=form.cleaned_data["reason"])
         except services.RecordError as exc:
-            form.add_error(exc.field, exc.message)
+            form.add_error("reason", exc.message)
         else:
             messages.success(request, f"Record of {day:%-d %b %Y} voided. Record the correct one if needed.")
             return redirect(patient)
@@ -130,7 +151,11 @@ def _void_page(request: HttpRequest, patient: Patient, record: DoseEntry | Check
 @require_http_methods(["GET", "POST"])
 @with_patient("titration.add_doseentry", log_as=AccessLog.Action.DOSE_FORM)
 def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
-    form = DoseEntryForm(request.POST or None, patient=patient)
+    if request.method == "POST":
+        form = DoseEntryForm(request.POST, patient=patient)
+    else:
+        summary = selectors.patient_summary(patient, timezone.localdate())
+        form = DoseEntryForm(patient=patient, plan=summary.plan, expected=summary.scheduled_today)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -146,13 +171,20 @@ def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
                 confirmed=data["confirm_out_of_range"],
             )
         except services.RecordError as exc:
-            form.add_error(exc.field, exc.message)
+            if exc.problem == services.Problem.CONFIRMATION:
+                form.ask_confirmation(exc.message)
+            else:
+                form.add_error(DOSE_FIELDS.get(exc.problem), exc.message)
+                form.needs_confirmation = form.needs_confirmation or exc.problem == services.Problem.OVERRIDE_REASON
         else:
             day = f"{entry.taken_on:%-d %b %Y}"
-            summary = f"{entry.get_status_display()} dose for {day} recorded: {format_dose(entry.dose_mg)}."
+            if entry.dose_mg is None:
+                summary = f"Missed dose for {day} recorded."
+            else:
+                summary = f"{entry.get_status_display()} dose for {day} recorded: {format_dose(entry.dose_mg)}."
             if flags:
-                level = messages.ERROR if any(f.severity == Flag.Severity.CRITICAL for f in flags) else messages.WARNING
-                flagged = " ".join(f"[{f.get_severity_display()}] {f.message}" for f in flags)
+                level = messages.ERROR if any(f.severity == Severity.CRITICAL for f in flags) else messages.WARNING
+                flagged = " ".join(f"[{f.severity.label}] {f.message}" for f in flags)
                 messages.add_message(request, level, f"{summary} Flags raised: {flagged}")
             else:
                 messages.success(request, summary)
@@ -171,17 +203,49 @@ def dose_void(request: HttpRequest, patient: Patient, entry_id: int) -> HttpResp
 @with_patient("titration.add_titrationplan")
 def plan_set(request: HttpRequest, patient: Patient) -> HttpResponse:
     current = services.active_plan(patient)
-    form = PlanForm(request.POST or None, patient=patient)
+    form = PlanForm(request.POST or None, patient=patient, current=current)
     if request.method == "POST" and form.is_valid():
-        plan = services.plan_set(patient=patient, by=request.user, **form.plan_fields())
-        messages.success(request, f"Titration plan set: {plan}.")
-        return redirect(patient)
+        try:
+            plan = services.plan_set(
+                patient=patient, by=request.user, version=form.opened_version, **form.plan_fields()
+            )
+        except StaleEditError as exc:
+            form.show_stale(exc, current=services.active_plan(patient) or current)
+        else:
+            messages.success(request, f"Titration plan set: {plan}.")
+            return redirect(patient)
     previous = patient.plans.filter(is_active=False).select_related("created_by", "ended_by")
     return render(
         request,
         "titration/plan_form.html",
-        {"form": form, "patient": patient, "current": current, "previous": previous, "presets": PRESETS},
+        {
+            "form": form,
+            "patient": patient,
+            "current": current,
+            "previous": previous,
+            "presets": {key: {k: str(v) for k, v in preset.items()} for key, preset in PRESETS.items()},
+            "state_form": PlanStateForm(),
+        },
     )
+
+
+@require_POST
+@with_patient("titration.add_planstatechange")
+def plan_state(request: HttpRequest, patient: Patient) -> HttpResponse:
+    """Titrate, hold at the current dose, pause or stop the active plan, with a reason."""
+    form = PlanStateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the new state and give the reason.")
+        return redirect("titration:plan", patient_id=patient.pk)
+    try:
+        change = services.plan_state_set(
+            patient=patient, by=request.user, state=form.cleaned_data["state"], reason=form.cleaned_data["reason"]
+        )
+    except services.RecordError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Plan state: {change}.")
+    return redirect(patient)
 
 
 @require_GET
@@ -200,7 +264,7 @@ def flag_queue(request: HttpRequest) -> HttpResponse:
             "severity": severity if severity in selectors.FLAG_SEVERITY_FILTERS else "",
             "kind": kind if kind in selectors.FLAG_KIND_FILTERS else "",
             "severities": list(selectors.FLAG_SEVERITY_FILTERS),
-            "kinds": Flag.Kind.choices,
+            "kinds": [(k.value, k.label) for k in Flag.Kind],
         },
     )
 
@@ -214,9 +278,43 @@ def flag_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
         try:
             services.flag_acknowledge(flag=flag, by=request.user, note=form.cleaned_data["note"])
         except services.RecordError as exc:
+            if exc.problem == services.Problem.PERMISSION:
+                raise PermissionDenied(exc.message) from exc
             messages.info(request, exc.message)
         else:
             messages.success(request, f"Flag acknowledged: {flag.message}")
+    else:
+        messages.error(request, "The note is too long (500 characters at most).")
+    return redirect(_safe_next(request) or "titration:flags")
+
+
+@require_POST
+@permission_required("titration.add_flagcomment")
+def flag_comment(request: HttpRequest, flag_id: int) -> HttpResponse:
+    flag = get_object_or_404(Flag.objects.filter(patient__in=patients_for(request.user)), pk=flag_id)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        services.flag_comment_add(flag=flag, by=request.user, text=form.cleaned_data["text"])
+        messages.success(request, "Comment added.")
+    else:
+        messages.error(request, "Write the comment (2,000 characters at most).")
+    return redirect(_safe_next(request) or "titration:flags")
+
+
+@require_POST
+@with_patient("titration.acknowledge_flag")
+def flags_acknowledge_info(request: HttpRequest, patient: Patient) -> HttpResponse:
+    """Acknowledge all open info flags of one patient with one note."""
+    form = AcknowledgeForm(request.POST)
+    if form.is_valid():
+        try:
+            count = services.flags_acknowledge_info(patient=patient, by=request.user, note=form.cleaned_data["note"])
+        except services.RecordError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"{count} info flag{'s' if count != 1 else ''} of {patient.full_name} acknowledged."
+            )
     else:
         messages.error(request, "The note is too long (500 characters at most).")
     return redirect(_safe_next(request) or "titration:flags")

@@ -135,75 +135,171 @@ class TestScheduledDose:
     def test_a_fixed_dose_plan_holds(self):
         schedule = Schedule(datetime.date(2026, 1, 1), d("3"), d("0"), 7, d("3"))
         assert rules.scheduled_dose(schedule, datetime.date(2026, 6, 1)) == d("3")
-        assert rules.next_step(schedule, datetime.date(2026, 6, 1)) is None
-
-    def test_next_step(self):
-        assert rules.next_step(LOW_SLOW, datetime.date(2026, 1, 3)) == (datetime.date(2026, 1, 8), d("1"))
-        assert rules.next_step(LOW_SLOW, datetime.date(2026, 1, 8)) == (datetime.date(2026, 1, 15), d("1.5"))
-        assert rules.next_step(LOW_SLOW, datetime.date(2026, 3, 1)) is None
-        assert rules.next_step(LOW_SLOW, datetime.date(2025, 12, 1)) == (datetime.date(2026, 1, 1), d("0.5"))
-
-    def test_steps_up_on(self):
-        assert rules.steps_up_on(LOW_SLOW, datetime.date(2026, 1, 8))
-        assert not rules.steps_up_on(LOW_SLOW, datetime.date(2026, 1, 9))
-        assert not rules.steps_up_on(LOW_SLOW, datetime.date(2026, 1, 1))  # the start is not a step-up
-        assert not rules.steps_up_on(LOW_SLOW, datetime.date(2026, 3, 4))  # at target
 
 
-def kinds(findings):
-    return [(f.kind, f.severity) for f in findings]
+LOW_SLOW_TERMS = rules.PlanTerms(1, datetime.date(2026, 1, 1), d("0.5"), d("0.5"), 7, d("4.5"))
+STEP_3_TO_4_5 = rules.PlanTerms(2, datetime.date(2026, 1, 1), d("1.5"), d("1.5"), 14, d("4.5"))
 
 
-class TestEvaluateDose:
-    def test_a_dose_on_schedule_raises_nothing(self):
-        assert rules.evaluate_dose(d("1"), previous_dose=d("0.5"), plan_step_mg=d("0.5"), scheduled_mg=d("1")) == []
-
-    def test_tenfold_up_is_critical(self):
-        findings = rules.evaluate_dose(d("15"), previous_dose=d("1.5"), plan_step_mg=None, scheduled_mg=None)
-        assert kinds(findings) == [
-            (FlagKind.TENFOLD_CHANGE, Severity.CRITICAL),
-            (FlagKind.OUT_OF_RANGE, Severity.WARNING),
-        ]
-        assert "decimal slip" in findings[0].message
-
-    def test_tenfold_down_is_critical(self):
-        findings = rules.evaluate_dose(d("0.05"), previous_dose=d("0.5"), plan_step_mg=None, scheduled_mg=None)
-        assert (FlagKind.TENFOLD_CHANGE, Severity.CRITICAL) in kinds(findings)
-
-    def test_just_under_tenfold_is_not_critical(self):
-        findings = rules.evaluate_dose(d("4.49"), previous_dose=d("0.45"), plan_step_mg=None, scheduled_mg=None)
-        assert FlagKind.TENFOLD_CHANGE not in [f.kind for f in findings]
-
-    def test_a_step_larger_than_the_plans_is_a_warning(self):
-        findings = rules.evaluate_dose(d("2"), previous_dose=d("1"), plan_step_mg=d("0.5"), scheduled_mg=None)
-        assert kinds(findings) == [(FlagKind.STEP_TOO_LARGE, Severity.WARNING)]
-        assert findings[0].message == "Step up of 1 mg from 1 mg is larger than the plan step of 0.5 mg."
-
-    def test_a_step_equal_to_the_plans_is_fine(self):
-        assert rules.evaluate_dose(d("1.5"), previous_dose=d("1"), plan_step_mg=d("0.5"), scheduled_mg=None) == []
-
-    def test_without_a_plan_the_step_limit_is_1_5_mg(self):
-        assert rules.evaluate_dose(d("3"), previous_dose=d("1.5"), plan_step_mg=None, scheduled_mg=None) == []
-        findings = rules.evaluate_dose(d("3.01"), previous_dose=d("1.5"), plan_step_mg=None, scheduled_mg=None)
-        assert kinds(findings) == [(FlagKind.STEP_TOO_LARGE, Severity.WARNING)]
-
-    def test_a_step_down_is_not_a_step_too_large(self):
-        assert rules.evaluate_dose(d("1"), previous_dose=d("4.5"), plan_step_mg=d("0.5"), scheduled_mg=None) == []
-
-    def test_off_schedule_is_info(self):
-        findings = rules.evaluate_dose(d("1"), previous_dose=d("1"), plan_step_mg=d("0.5"), scheduled_mg=d("1.5"))
-        assert kinds(findings) == [(FlagKind.OFF_SCHEDULE, Severity.INFO)]
-
-    @pytest.mark.parametrize(("dose", "flagged"), [("0.49", True), ("0.5", False), ("4.5", False), ("4.51", True)])
-    def test_out_of_range_edges(self, dose, flagged):
-        findings = rules.evaluate_dose(d(dose), previous_dose=None, plan_step_mg=None, scheduled_mg=None)
-        assert ((FlagKind.OUT_OF_RANGE, Severity.WARNING) in kinds(findings)) is flagged
-
-    def test_the_first_dose_has_no_previous_to_compare(self):
-        assert rules.evaluate_dose(d("4.5"), previous_dose=None, plan_step_mg=None, scheduled_mg=None) == []
+def ctx(**kwargs) -> rules.DoseContext:
+    return rules.DoseContext(**kwargs)
 
 
-def test_off_schedule_is_not_added_when_another_flag_explains_the_dose():
-    findings = rules.evaluate_dose(d("15"), previous_dose=d("1.5"), plan_step_mg=d("0.5"), scheduled_mg=d("2"))
-    assert FlagKind.OFF_SCHEDULE not in [f.kind for f in findings]
-    assert FlagKind.TENFOLD_CHANGE in [f.kind for f in findings]
+def found(dose, context):
+    return [(f.kind, f.severity) for f in rules.dose_findings(d(dose), context)]
+
+
+CRIT = (FlagKind.TENFOLD_CHANGE, Severity.CRITICAL)
+RANGE = (FlagKind.OUT_OF_RANGE, Severity.WARNING)
+STEP = (FlagKind.STEP_TOO_LARGE, Severity.WARNING)
+OFF = (FlagKind.OFF_SCHEDULE, Severity.INFO)
+
+
+@pytest.mark.parametrize(
+    ("dose", "context", "expected"),
+    [
+        # first dose against the plan's starting dose
+        ("5", ctx(plan=LOW_SLOW_TERMS, expected=d("0.5")), [CRIT, RANGE]),
+        ("4.5", ctx(plan=LOW_SLOW_TERMS, expected=d("0.5")), [STEP]),
+        ("1", ctx(plan=LOW_SLOW_TERMS, expected=d("0.5")), [OFF]),  # exactly one step above: info only
+        ("1.01", ctx(plan=LOW_SLOW_TERMS, expected=d("0.5")), [STEP]),
+        ("0.5", ctx(plan=LOW_SLOW_TERMS, expected=d("0.5")), []),
+        ("0.05", ctx(plan=LOW_SLOW_TERMS, expected=d("0.5")), [CRIT, RANGE]),
+        # the expected dose of a step-up day
+        (
+            "0.45",
+            ctx(plan=STEP_3_TO_4_5, expected=d("4.5"), previous=d("3"), is_first=False),
+            [CRIT, RANGE],
+        ),
+        ("4.5", ctx(plan=STEP_3_TO_4_5, expected=d("4.5"), previous=d("3"), is_first=False), []),
+        # the previous accepted dose
+        ("15", ctx(previous=d("1.5"), is_first=False), [CRIT, RANGE]),
+        ("14.99", ctx(previous=d("1.5"), is_first=False), [RANGE, STEP]),
+        ("0.15", ctx(previous=d("1.5"), is_first=False), [CRIT, RANGE]),
+        ("0.16", ctx(previous=d("1.5"), is_first=False), [RANGE]),
+        ("3", ctx(previous=d("1.5"), is_first=False), []),  # 1.5 mg: the usual largest step
+        ("3.01", ctx(previous=d("1.5"), is_first=False), [STEP]),
+        ("2", ctx(plan=LOW_SLOW_TERMS, expected=d("1.5"), previous=d("1"), is_first=False), [STEP]),
+        ("1.5", ctx(plan=LOW_SLOW_TERMS, expected=d("1.5"), previous=d("1"), is_first=False), []),
+        ("1", ctx(plan=LOW_SLOW_TERMS, expected=d("1.5"), previous=d("1"), is_first=False), [OFF]),
+        # holding: no off-schedule note
+        (
+            "1",
+            ctx(plan=LOW_SLOW_TERMS, state=rules.PlanState.HOLDING, expected=d("1"), previous=d("1"), is_first=False),
+            [],
+        ),
+        # restart after a gap
+        (
+            "4.5",
+            ctx(plan=LOW_SLOW_TERMS, expected=d("0.5"), previous=d("4.5"), is_first=False, restart_gap_days=12),
+            [(FlagKind.RESTART_HIGH, Severity.WARNING)],
+        ),
+        (
+            "0.5",
+            ctx(plan=LOW_SLOW_TERMS, expected=d("0.5"), previous=d("4.5"), is_first=False, restart_gap_days=12),
+            [],
+        ),
+        # range edges
+        ("0.49", ctx(), [RANGE]),
+        ("0.5", ctx(), []),
+        ("4.5", ctx(), []),
+        ("4.51", ctx(), [RANGE]),
+    ],
+)
+def test_the_assessment_table(dose, context, expected):
+    assert found(dose, context) == expected
+
+
+@pytest.mark.parametrize(
+    ("dose", "reference"),
+    [
+        ("15", "1.5"),
+        ("0.15", "1.5"),
+        ("5", "0.5"),
+        ("0.05", "0.5"),
+        ("45", "4.5"),
+        ("0.45", "4.5"),
+        ("30", "3"),
+        ("0.3", "3"),
+        ("10", "1"),
+    ],
+)
+def test_every_true_tenfold_slip_is_critical(dose, reference):
+    context = ctx(previous=d(reference), is_first=False)
+    assert CRIT in found(dose, context)
+
+
+def test_the_slip_message_names_the_reference_and_asks_what_was_meant():
+    [slip] = [
+        f
+        for f in rules.dose_findings(
+            d("0.45"), ctx(plan=STEP_3_TO_4_5, expected=d("4.5"), previous=d("3"), is_first=False)
+        )
+        if f.severity == Severity.CRITICAL
+    ]
+    assert "the expected dose for the day of 4.5 mg" in slip.message
+    assert slip.message.endswith("did you mean 4.5 mg?")
+    [slip45] = [f for f in rules.dose_findings(d("45"), ctx(previous=d("4.5"), is_first=False)) if f.severity == 30]
+    assert slip45.message.endswith("did you mean 0.45 or 4.5 mg?")
+
+
+def test_the_step_message_names_the_recorded_dose():
+    [step] = rules.dose_findings(d("2"), ctx(plan=LOW_SLOW_TERMS, expected=d("1.5"), previous=d("1"), is_first=False))
+    assert step.message == "2 mg is a step of 1 mg from 1 mg; the plan steps 0.5 mg."
+
+
+def test_the_restart_message():
+    context = ctx(plan=LOW_SLOW_TERMS, expected=d("0.5"), previous=d("4.5"), is_first=False, restart_gap_days=12)
+    [finding] = rules.dose_findings(d("4.5"), context)
+    assert finding.message == "Restarting after a 12-day gap at 4.5 mg; the plan restarts at 0.5 mg."
+
+
+@pytest.mark.parametrize(
+    ("dose", "confirmed", "reason", "outcome"),
+    [
+        ("1.5", False, "", rules.Outcome.ACCEPTED),
+        ("15", False, "", rules.Outcome.NEEDS_CONFIRMATION),
+        ("15", True, "", rules.Outcome.NEEDS_CONFIRMATION),
+        ("15", True, "really meant", rules.Outcome.ACCEPTED),
+        ("6", False, "", rules.Outcome.NEEDS_CONFIRMATION),
+    ],
+)
+def test_assess_dose_asks_for_a_confirmation_with_a_reason(dose, confirmed, reason, outcome):
+    day = datetime.date(2026, 3, 1)
+    verdict = rules.assess_dose(
+        dose=d(dose),
+        day=day,
+        taken=True,
+        context=ctx(previous=d("1.5"), is_first=False),
+        today=day,
+        born=datetime.date(1980, 1, 1),
+        day_has_entry=False,
+        confirmed=confirmed,
+        override_reason=reason,
+    )
+    assert verdict.outcome is outcome
+
+
+def test_assess_dose_refuses_the_future_a_second_entry_and_a_taken_dose_without_amount():
+    day = datetime.date(2026, 3, 1)
+    common = {"taken": True, "context": ctx(), "today": day, "born": datetime.date(1980, 1, 1)}
+    future = rules.assess_dose(dose=d("1"), day=day + datetime.timedelta(days=1), day_has_entry=False, **common)
+    assert (future.outcome, future.message) == (rules.Outcome.REFUSED, rules.FUTURE_DAY)
+    twice = rules.assess_dose(dose=d("1"), day=day, day_has_entry=True, **common)
+    assert (twice.outcome, twice.message) == (rules.Outcome.REFUSED, rules.DUPLICATE_DAY)
+    empty = rules.assess_dose(dose=None, day=day, day_has_entry=False, **common)
+    assert empty.outcome is rules.Outcome.REFUSED
+
+
+def test_a_missed_dose_is_never_range_checked():
+    day = datetime.date(2026, 3, 1)
+    verdict = rules.assess_dose(
+        dose=d("45"),
+        day=day,
+        taken=False,
+        context=ctx(),
+        today=day,
+        born=datetime.date(1980, 1, 1),
+        day_has_entry=False,
+    )
+    assert verdict.accepted and verdict.findings == ()

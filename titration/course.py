@@ -1,0 +1,249 @@
+"""The patient-paced course: the expected dose of each day, and the flags a whole record derives.
+
+Pure functions of plain values, like ``rules``. The expected dose comes from the plan *and what the patient
+actually took* (clinical reference, "Titration" and "Restarting and holding"):
+
+* a step falls due ``step_interval_days`` after the patient reached the current step, and stays due until
+  the step dose is taken (it never jumps more than one step ahead of the patient);
+* a dose taken beyond the current step moves the patient there;
+* holding keeps the patient's current dose; paused and stopped expect nothing;
+* after a gap of ``restart_after_gap_days`` or more days with no accepted dose, the plan restarts at its
+  starting dose;
+* an accepted dose is a live taken dose that is not a likely slip (critical): a slip is never the reference
+  for the next day.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .rules import (
+    DoseContext,
+    Finding,
+    FlagKind,
+    PlanState,
+    PlanTerms,
+    Severity,
+    dose_findings,
+    format_dose,
+    plan_in_force,
+)
+
+ADHERENCE_RUN_DAYS = 3
+
+
+@dataclass(frozen=True)
+class EntryFact:
+    """A live dose entry as the rules see it."""
+
+    id: int | None
+    day: datetime.date
+    taken: bool
+    dose: Decimal | None
+
+
+@dataclass(frozen=True)
+class AssessedEntry:
+    entry: EntryFact
+    context: DoseContext
+    findings: tuple[Finding, ...]
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class DerivedFlag:
+    entry_id: int | None
+    kind: FlagKind
+    severity: Severity
+    message: str
+
+
+def _day(day: datetime.date) -> str:
+    return f"{day:%-d %b %Y}"
+
+
+class Course:
+    """Walks a patient's live entries in date order, keeping where the patient is on the plan."""
+
+    def __init__(self, plans: Sequence[PlanTerms], restart_after_gap_days: int) -> None:
+        self.plans = list(plans)
+        self.gap_days = restart_after_gap_days
+        self.plan_id: int | bool | None = False  # False: no plan entered yet
+        self.level: Decimal | None = None
+        self.reached_on: datetime.date | None = None
+        self.previous: tuple[datetime.date, Decimal] | None = None
+
+    def _position(self, day: datetime.date) -> tuple[DoseContext, Decimal | None, datetime.date | None, bool]:
+        """The day's context, and the level and reached day that hold once a step due that day is taken."""
+        plan = plan_in_force(self.plans, day)
+        prev_day, prev_dose = self.previous if self.previous else (None, None)
+        since = (day - prev_day).days if prev_day else None
+        if plan is None:
+            context = DoseContext(previous=prev_dose, days_since_previous=since, is_first=self.previous is None)
+            return context, None, None, False
+        state = plan.state_on(day)
+        level, reached = self.level, self.reached_on
+        if plan.plan_id != self.plan_id or level is None:
+            recent = prev_day is not None and (plan.start_date - prev_day).days - 1 < self.gap_days
+            if recent and prev_dose is not None and plan.on_path(prev_dose):
+                level, reached = prev_dose, plan.start_date
+            else:
+                level, reached = plan.starting_dose_mg, None
+        gap = since - 1 if since is not None else None
+        restart = gap is not None and gap >= self.gap_days
+        if restart:
+            level, reached = plan.starting_dose_mg, None
+        expected: Decimal | None
+        step_due = False
+        if state in (PlanState.PAUSED, PlanState.STOPPED):
+            expected = None
+        elif restart:
+            expected = plan.starting_dose_mg
+        elif state == PlanState.HOLDING:
+            expected = prev_dose if prev_dose is not None else level
+        else:
+            step_due = (
+                reached is not None
+                and (day - reached).days >= plan.step_interval_days
+                and level != plan.target_dose_mg
+                and plan.step_mg > 0
+            )
+            expected = plan.toward_target(level) if step_due else level
+        if step_due:
+            level, reached = expected, None
+        context = DoseContext(
+            plan=plan,
+            state=state,
+            expected=expected,
+            previous=prev_dose,
+            days_since_previous=since,
+            is_first=self.previous is None,
+            restart_gap_days=gap if restart and state not in (PlanState.PAUSED, PlanState.STOPPED) else None,
+        )
+        return context, level, reached, step_due
+
+    def context_on(self, day: datetime.date) -> DoseContext:
+        return self._position(day)[0]
+
+    def next_step(self, day: datetime.date) -> tuple[datetime.date, Decimal] | None:
+        """When the next step falls due if the patient keeps to the expected dose, and its dose."""
+        context, level, reached, _ = self._position(day)
+        plan = context.plan
+        if plan is None or context.state != PlanState.TITRATING or level is None or plan.step_mg == 0:
+            return None
+        if level == plan.target_dose_mg:
+            return None
+        start = reached if reached is not None else day
+        return max(start + datetime.timedelta(days=plan.step_interval_days), day), plan.toward_target(level)
+
+    def record(self, entry: EntryFact) -> AssessedEntry:
+        context, level, reached, _ = self._position(entry.day)
+        if not entry.taken or entry.dose is None:
+            return AssessedEntry(entry, context, (), False)
+        findings = tuple(dose_findings(entry.dose, context))
+        accepted = not any(f.severity == Severity.CRITICAL for f in findings)
+        if not accepted:
+            return AssessedEntry(entry, context, findings, False)
+        plan = context.plan
+        dose = entry.dose
+        if plan is not None and context.state == PlanState.TITRATING and level is not None:
+            if plan.beyond(dose, level):
+                level, reached = (dose if plan.on_path(dose) else plan.target_dose_mg), entry.day
+            elif dose == level and reached is None:
+                reached = entry.day
+        elif plan is not None and context.state == PlanState.HOLDING:
+            level, reached = (dose if plan.on_path(dose) else level), None
+        if plan is not None:
+            self.plan_id, self.level, self.reached_on = plan.plan_id, level, reached
+        self.previous = (entry.day, dose)
+        return AssessedEntry(entry, context, findings, True)
+
+
+def walk(
+    entries: Sequence[EntryFact], plans: Sequence[PlanTerms], restart_after_gap_days: int
+) -> tuple[list[AssessedEntry], Course]:
+    """Assess every live entry in date order; the course is left after the last one."""
+    course = Course(plans, restart_after_gap_days)
+    assessed = [course.record(entry) for entry in sorted(entries, key=lambda e: e.day)]
+    return assessed, course
+
+
+def context_before(
+    entries: Sequence[EntryFact], plans: Sequence[PlanTerms], restart_after_gap_days: int, day: datetime.date
+) -> tuple[DoseContext, Course]:
+    """The context of ``day`` from the entries before it (a backfill sees only its own past)."""
+    _, course = walk([e for e in entries if e.day < day], plans, restart_after_gap_days)
+    return course.context_on(day), course
+
+
+def derive_flags(assessed: Sequence[AssessedEntry]) -> list[DerivedFlag]:
+    """The flags the record supports: one per finding, except runs.
+
+    * consecutive days that differ from the expected dose are one info flag, on the run's first entry;
+    * ``ADHERENCE_RUN_DAYS`` or more consecutive missed days are one adherence warning, on the first.
+    """
+    flags: list[DerivedFlag] = []
+    ordered = sorted(assessed, key=lambda a: a.entry.day)
+    off_run: list[AssessedEntry] = []
+    missed_run: list[AssessedEntry] = []
+
+    def close_runs(upto: AssessedEntry | None) -> None:
+        nonlocal off_run, missed_run
+        if off_run and not _continues(off_run, upto, _is_off):
+            flags.append(_off_schedule_flag(off_run))
+            off_run = []
+        if missed_run and not _continues(missed_run, upto, _is_missed):
+            if len(missed_run) >= ADHERENCE_RUN_DAYS:
+                flags.append(_adherence_flag(missed_run))
+            missed_run = []
+
+    for item in ordered:
+        close_runs(item)
+        for finding in item.findings:
+            if finding.kind != FlagKind.OFF_SCHEDULE:
+                flags.append(DerivedFlag(item.entry.id, finding.kind, finding.severity, finding.message))
+        if _is_off(item):
+            off_run.append(item)
+        if _is_missed(item):
+            missed_run.append(item)
+    close_runs(None)
+    return flags
+
+
+def _is_off(item: AssessedEntry) -> bool:
+    return any(f.kind == FlagKind.OFF_SCHEDULE for f in item.findings)
+
+
+def _is_missed(item: AssessedEntry) -> bool:
+    return not item.entry.taken
+
+
+def _continues(run: list[AssessedEntry], item: AssessedEntry | None, test: object) -> bool:
+    return (
+        item is not None and (item.entry.day - run[-1].entry.day).days == 1 and test(item)  # type: ignore[operator]
+    )
+
+
+def _off_schedule_flag(run: list[AssessedEntry]) -> DerivedFlag:
+    first, last = run[0], run[-1]
+    if len(run) == 1:
+        message = next(f.message for f in first.findings if f.kind == FlagKind.OFF_SCHEDULE)
+    else:
+        message = (
+            f"{len(run)} consecutive days ({_day(first.entry.day)} – {_day(last.entry.day)}) differ from the "
+            f"expected dose; latest {format_dose(last.entry.dose)} instead of {format_dose(last.context.expected)}."
+        )
+    return DerivedFlag(first.entry.id, FlagKind.OFF_SCHEDULE, Severity.INFO, message)
+
+
+def _adherence_flag(run: list[AssessedEntry]) -> DerivedFlag:
+    first, last = run[0].entry.day, run[-1].entry.day
+    return DerivedFlag(
+        run[0].entry.id,
+        FlagKind.ADHERENCE,
+        Severity.WARNING,
+        f"{len(run)} consecutive missed doses ({_day(first)} – {_day(last)}).",
+    )
