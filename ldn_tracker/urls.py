@@ -13,5 +13,6 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/two-factor/", include("accounts.urls")),
     path("", include("titration.urls")),
+    path("", include("medications.urls")),
     path("", include("patients.urls")),
 ]

@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
+from medications.services import medication_record
 from patients.models import Patient
 from tests.conftest import client_for
 from tests.urlconf import named_patterns
@@ -35,8 +36,14 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "titration:history": {"get": (200, 200, 404), "post": (405, 405, 405)},
     "titration:flags": {"get": (200, 200, 200), "post": (405, 405, 405)},
     "titration:flag-acknowledge": {"get": (405, 405, 405), "post": (302, 302, 404)},
+    "medications:list": {"get": (200, 200, 404), "post": (405, 405, 405)},
+    "medications:create": {"get": (200, 200, 404), "post": (200, 200, 404)},
+    "medications:end": {"get": (200, 200, 404), "post": (200, 200, 404)},
+    "medications:void": {"get": (200, 200, 404), "post": (200, 200, 404)},
+    "medications:safety": {"get": (200, 200, 404), "post": (200, 200, 404)},
     "patients:access-csv": {"get": (403, 403, 404), "post": (405, 405, 405)},
     "patients:access-log": {"get": (403, 403, 403), "post": (405, 405, 405)},
+    "patients:clinic-settings": {"get": (403, 403, 404), "post": (403, 403, 404)},  # needs patients.change_clinic
     "logout": {"get": (405, 405, 405), "post": (302, 302, 302)},
     "password_change": {"get": (200, 200, 200), "post": (200, 200, 200)},
     "password_change_done": {"get": (200, 200, 200), "post": (405, 405, 405)},
@@ -61,11 +68,14 @@ def world(patient, prescriber, staff, outsider, today):
         patient=patient, by=prescriber, taken_on=today, dose_mg=Decimal("15"), confirmed=True, override_reason="x"
     )
     checkin, _ = services.checkin_record(patient=patient, by=staff, checked_on=today, pain_score=5)
+    medication = medication_record(patient=patient, by=staff, name="tramadol 50 mg", start_date=today)
     return {
         "ids": {
             "patient_id": patient.pk,
+            "clinic_id": patient.clinic_id,
             "entry_id": entry.pk,
             "checkin_id": checkin.pk,
+            "medication_id": medication.pk,
             "flag_id": entry.flags.first().pk,
         },
         "clients": {
