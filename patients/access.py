@@ -43,6 +43,11 @@ def get_patient_for(user: Any, patient_id: int) -> Patient:
     return get_object_or_404(patients_for(user).select_related("clinic", "prescriber"), pk=patient_id)
 
 
+def get_clinic_for(user: Any, clinic_id: int) -> Clinic:
+    """The clinic if the user belongs to it (superusers: any clinic); Http404 otherwise."""
+    return get_object_or_404(clinics_for(user), pk=clinic_id)
+
+
 def permission_required(perm: str) -> Callable[[ViewFunc], ViewFunc]:
     """403 (PermissionDenied) unless the user has ``perm``."""
 

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .concurrency import VERSION_FIELD, VersionedFormMixin
-from .models import EARLIEST_BIRTH_DATE, Clinic, Condition, Patient
+from .models import EARLIEST_BIRTH_DATE, RESTART_GAP_MAX_DAYS, RESTART_GAP_MIN_DAYS, Clinic, Condition, Patient
 from .roles import Role
 from .services import is_prescriber_of
 
@@ -198,6 +198,27 @@ class PatientForm(VersionedFormMixin, forms.ModelForm):
             condition: self.cleaned_data.get(self._diagnosis_fields[condition.pk])
             for condition in self.cleaned_data["conditions"]
         }
+
+
+class ClinicSettingsForm(VersionedFormMixin, forms.ModelForm):
+    """A clinic's own settings, with the reason for the change (audit trail)."""
+
+    restart_after_gap_days = forms.IntegerField(
+        label="Restart after a gap of (days)",
+        min_value=RESTART_GAP_MIN_DAYS,
+        max_value=RESTART_GAP_MAX_DAYS,
+        help_text=Clinic._meta.get_field("restart_after_gap_days").help_text,
+    )
+    change_reason = forms.CharField(
+        label="Reason for the change",
+        max_length=300,
+        help_text="Recorded in the audit trail.",
+        error_messages={"required": "Give the reason for this change."},
+    )
+
+    class Meta:
+        model = Clinic
+        fields = ["name", "require_two_factor_for_prescribers", "restart_after_gap_days", "phone"]
 
 
 class PatientFilterForm(forms.Form):

@@ -132,6 +132,32 @@ def patient_save(
     return patient
 
 
+# The clinic's settings that its settings page changes (and compares when a save meets a newer version).
+CLINIC_SETTINGS_FIELDS = ("name", "require_two_factor_for_prescribers", "restart_after_gap_days", "phone")
+
+
+class DuplicateClinicNameError(Exception):
+    """Another clinic took this name between the form check and the save."""
+
+
+def clinic_settings_save(*, clinic: Clinic, by: Any, reason: str, version: int | None = None) -> Clinic:
+    """Save a clinic's edited settings, with who and why in the audit trail.
+
+    With ``version`` (the version the user opened), a clinic someone else changed meanwhile raises
+    ``StaleEditError`` and nothing is saved.
+    """
+    try:
+        with transaction.atomic():
+            if version is not None:
+                check_version(clinic, opened=version, submitted=submitted_values(clinic, CLINIC_SETTINGS_FIELDS))
+            save_audited(clinic, by=by, reason=reason)
+    except IntegrityError as exc:
+        if "name" in violated_constraint(exc).lower():
+            raise DuplicateClinicNameError from exc
+        raise
+    return clinic
+
+
 def access_record(
     *,
     user: Any,

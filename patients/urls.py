@@ -10,4 +10,5 @@ urlpatterns = [
     path("patients/<int:patient_id>/edit/", views.patient_edit, name="edit"),
     path("patients/<int:patient_id>/access.csv", views.access_log_csv, name="access-csv"),
     path("audit/access/", views.access_log, name="access-log"),
+    path("clinics/<int:clinic_id>/settings/", views.clinic_settings, name="clinic-settings"),
 ]

@@ -3,18 +3,33 @@ from __future__ import annotations
 import itertools
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .access import log_access, patients_for, permission_required, superuser_required, with_patient
+from .access import (
+    ROLE_REFUSED,
+    get_clinic_for,
+    log_access,
+    patients_for,
+    permission_required,
+    superuser_required,
+    with_patient,
+)
 from .concurrency import StaleEditError
 from .csv_stream import csv_lines
-from .forms import DUPLICATE_MRN, PRESCRIBER_NOT_IN_CLINIC, PatientFilterForm, PatientForm
-from .models import AccessLog, Patient
-from .services import DuplicateMrnError, PrescriberNotInClinicError, patient_save
+from .forms import DUPLICATE_MRN, PRESCRIBER_NOT_IN_CLINIC, ClinicSettingsForm, PatientFilterForm, PatientForm
+from .models import AccessLog, Clinic, Patient
+from .services import (
+    DuplicateClinicNameError,
+    DuplicateMrnError,
+    PrescriberNotInClinicError,
+    clinic_settings_save,
+    patient_save,
+)
 
 PATIENTS_PER_PAGE = 25
 
@@ -86,6 +101,35 @@ def patient_edit(request: HttpRequest, patient: Patient) -> HttpResponse:
         messages.success(request, "Patient details saved.")
         return redirect(saved)
     return render(request, "patients/patient_form.html", {"form": form, "patient": patient})
+
+
+CLINIC_NAME_TAKEN = "Another clinic already has this name."
+
+
+@require_http_methods(["GET", "POST"])
+def clinic_settings(request: HttpRequest, clinic_id: int) -> HttpResponse:
+    """A clinic's settings: for superusers and for its members granted "change clinic" by an administrator."""
+    clinic = get_clinic_for(request.user, clinic_id)
+    if not request.user.has_perm("patients.change_clinic"):
+        raise PermissionDenied(ROLE_REFUSED)
+    form = ClinicSettingsForm(request.POST or None, instance=clinic)
+    if request.method == "POST" and form.is_valid():
+        try:
+            clinic_settings_save(
+                clinic=form.save(commit=False),
+                by=request.user,
+                reason=form.cleaned_data["change_reason"],
+                version=form.opened_version,
+            )
+        except DuplicateClinicNameError:
+            form.add_error("name", CLINIC_NAME_TAKEN)
+        except StaleEditError as exc:
+            form.show_stale(exc, current=Clinic.objects.get(pk=clinic_id))
+        else:
+            messages.success(request, "Clinic settings saved.")
+            return redirect("patients:clinic-settings", clinic_id=clinic_id)
+    stored = Clinic.objects.get(pk=clinic_id)  # the heading names the clinic as stored, not as typed
+    return render(request, "patients/clinic_settings.html", {"form": form, "clinic": stored})
 
 
 ACCESS_PER_PAGE = 50
