@@ -157,5 +157,5 @@ def test_the_access_log_page_and_csv_are_for_superusers_only(admin_client, staff
     assert [log.user.username for log in page.context["page"]] == ["nurse.kim"]
     response = admin_client.get(f"/patients/{sequence.pk}/access.csv")
     lines = b"".join(response.streaming_content).decode().splitlines()
-    assert lines[0] == "time_utc,user,action,ip_address"
-    assert lines[1].split(",")[1:] == ["nurse.kim", "Viewed the patient page", "127.0.0.1"]
+    assert lines[0] == '"time_utc","user","action","ip_address"'
+    assert lines[1].split(",")[1:] == ['"nurse.kim"', '"Viewed the patient page"', '"127.0.0.1"']
