@@ -7,5 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Sign-in and security"
 
     def ready(self) -> None:
-        # Connect the sign-in receivers: the security log, and the stamp for the session time limit.
-        from . import security_log, session_limits  # noqa: F401
+        # Connect the receivers: the security log, the stamp for the session time limit, the account-wide
+        # sign-in limit, and the end of a deactivated user's sessions.
+        from . import account_lock, security_log, session_limits, user_sessions  # noqa: F401

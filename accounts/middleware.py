@@ -1,25 +1,80 @@
-"""Sign-in rules that apply to every page: the session time limit, two-factor sign-in, refusals logged."""
+"""Sign-in rules that apply to every page.
+
+Sign-in required (without search terms in the way back), the session time limit, two-factor sign-in,
+the account-wide sign-in lock, and refusals logged.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.shortcuts import resolve_url
+from django.urls import Resolver404, resolve, reverse
 
 from . import security_log
+from .account_lock import REFUSED_ATTR
 from .session_limits import has_outlived_its_limit, keep_alive
 from .two_factor import two_factor_status
+from .views import lockout_page
 
 GetResponse = Callable[[HttpRequest], HttpResponse]
 
 SESSION_TIME_LIMIT_REACHED = "You were signed out because you signed in more than {hours} hours ago. Sign in again."
+
+
+def return_path(request: HttpRequest) -> str:
+    """Where to come back to after signing in: the full path, without the query string of a search page.
+
+    A search page's query (``/patients/?q=Smith``) holds a patient's name or MRN; in a ``next`` parameter
+    it would reach proxy logs and browser history. Pages opt in by URL name in the setting
+    ``LOGIN_NEXT_WITHOUT_QUERY`` (for example "patients:list").
+    """
+    if not request.META.get("QUERY_STRING"):
+        return request.get_full_path()
+    try:
+        url_name = resolve(request.path_info).view_name
+    except Resolver404:
+        return request.get_full_path()
+    if url_name in getattr(settings, "LOGIN_NEXT_WITHOUT_QUERY", ()):
+        return request.path
+    return request.get_full_path()
+
+
+class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
+    """Django's sign-in for every page, with ``return_path`` as the ``next`` of the sign-in page."""
+
+    def handle_no_permission(self, request: HttpRequest, view_func: Callable[..., Any]) -> HttpResponse:
+        path = return_path(request)
+        if path == request.get_full_path():
+            return super().handle_no_permission(request, view_func)
+        login_url = resolve_url(self.get_login_url(view_func))
+        return redirect_to_login(path, login_url, self.get_redirect_field_name(view_func))
+
+
+class AccountLockMiddleware:
+    """Turn a sign-in refused by the account-wide lock (``accounts.backends``) into the lockout page.
+
+    Goes just before django-axes' middleware, which does the same for its own lock.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        minutes = getattr(request, REFUSED_ATTR, None)
+        if minutes:
+            return lockout_page(request, minutes)
+        return response
 
 
 class RefusedRequestLogMiddleware:
@@ -56,7 +111,7 @@ class SessionLimitsMiddleware:
                 logout(request)
                 hours = settings.SESSION_ABSOLUTE_MAX_AGE // 3600
                 messages.info(request, SESSION_TIME_LIMIT_REACHED.format(hours=hours))
-                return redirect_to_login(request.get_full_path())
+                return redirect_to_login(return_path(request))
             keep_alive(request.session)
         return self.get_response(request)
 
@@ -90,7 +145,7 @@ class TwoFactorMiddleware:
             verify = reverse("accounts:two-factor-verify")
             if path == verify:
                 return None
-            return f"{verify}?{urlencode({'next': request.get_full_path()})}"
+            return f"{verify}?{urlencode({'next': return_path(request)})}"
         if status.required:
             setup = reverse("accounts:two-factor-setup")
             return None if path == setup else setup

@@ -35,6 +35,10 @@ TWO_FACTOR_VERIFIED = "two_factor_verified"
 TWO_FACTOR_ENABLED = "two_factor_enabled"
 TWO_FACTOR_DISABLED = "two_factor_disabled"
 RECOVERY_CODES_REPLACED = "recovery_codes_replaced"
+ACCOUNT_LOCKED = "account_locked"
+ACCOUNT_LOCKED_OUT = "account_locked_out"
+ACCOUNT_LOCK_LIFTED = "account_lock_lifted"
+SESSIONS_ENDED = "sessions_ended"
 
 
 def clean(value: object) -> str:
@@ -67,8 +71,12 @@ def log_event(
     *,
     username: str | None = None,
     level: int = logging.WARNING,
+    **details: object,
 ) -> None:
-    """Write one security event. ``username`` overrides the signed-in user (for failed sign-ins)."""
+    """Write one security event. ``username`` overrides the signed-in user (for failed sign-ins).
+
+    ``details`` (e.g. ``target=`` the account an administrator acted on) follow the standard fields.
+    """
     fields = {
         "event": event,
         "user": clean(username if username else username_of(request)),
@@ -76,12 +84,9 @@ def log_event(
         "remote_addr": clean(client_ip(request)),
         "path": clean(request.path) if request is not None else "-",
     }
-    logger.log(
-        level,
-        "security event=%(event)s user=%(user)s at=%(at)s remote_addr=%(remote_addr)s path=%(path)s",
-        fields,
-        extra={"security": fields},
-    )
+    fields.update({name: clean(value) for name, value in details.items()})
+    message = "security " + " ".join(f"{name}=%({name})s" for name in fields)
+    logger.log(level, message, fields, extra={"security": fields})
 
 
 @receiver(user_login_failed)

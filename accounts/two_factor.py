@@ -62,9 +62,14 @@ def _prescribers(user: Any) -> QuerySet[Group]:
     return Group.objects.filter(name=Role.PRESCRIBER.group_name, user=user)
 
 
+def always_required(user: Any) -> bool:
+    """Superusers and admin users (``is_staff``) need two-factor sign-in whatever their clinics say."""
+    return bool(user.is_superuser or user.is_staff)
+
+
 def two_factor_required(user: AbstractBaseUser) -> bool:
-    """A prescriber of any clinic that requires two-factor sign-in for its prescribers."""
-    return _prescribers(user).exists() and _required_clinics(user).exists()
+    """An admin user or superuser, or a prescriber of any clinic that requires it for its prescribers."""
+    return always_required(user) or (_prescribers(user).exists() and _required_clinics(user).exists())
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,8 @@ def two_factor_status(user: AbstractBaseUser) -> TwoFactorStatus:
         .values_list("app", "recovery", "prescriber", "in_required_clinic")
         .get()
     )
-    return TwoFactorStatus(enabled=bool(app or recovery), required=bool(prescriber and in_required_clinic))
+    required = always_required(user) or bool(prescriber and in_required_clinic)
+    return TwoFactorStatus(enabled=bool(app or recovery), required=required)
 
 
 def totp_device_of(user: AbstractBaseUser) -> TOTPDevice | None:

@@ -1,4 +1,4 @@
-"""Two-factor pages, and the pages shown when sign-in or a form is refused."""
+"""Two-factor pages, the password change, and the pages shown when sign-in or a form is refused."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import logging
 import math
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
@@ -20,7 +22,8 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from . import security_log
-from .forms import CodeForm, SetupCodeForm
+from .account_lock import minutes_left
+from .forms import CodeForm, SetupCodeForm, ThrottledPasswordChangeForm
 from .two_factor import (
     RECOVERY_CODE_COUNT,
     CodeError,
@@ -179,16 +182,45 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/two_factor.html", _overview_context(request, codes_form=form))
 
 
+def lockout_page(request: HttpRequest, minutes: int | None) -> HttpResponse:
+    """The answer to a refused sign-in, from either lock: the same whether or not the username exists."""
+    return render(request, "accounts/lockout.html", {"minutes": minutes}, status=settings.AXES_HTTP_RESPONSE_CODE)
+
+
+def _axes_minutes(request: HttpRequest) -> int | None:
+    cool_off = get_cool_off(request)
+    return math.ceil(cool_off.total_seconds() / 60) if cool_off else None
+
+
 def lockout(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
 ) -> HttpResponse:
-    """django-axes' answer to a locked-out sign-in (``AXES_LOCKOUT_CALLABLE``).
+    """django-axes' answer to a locked-out sign-in (``AXES_LOCKOUT_CALLABLE``); does not repeat the username."""
+    return lockout_page(request, _axes_minutes(request))
 
-    Says the same whether or not the username exists, and does not repeat it.
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, with the old-password check throttled like sign-in.
+
+    A wrong old password counts as a failed sign-in (``ThrottledPasswordChangeForm``); while the username
+    is locked, by django-axes from this address or account-wide, no old password is checked at all.
     """
-    cool_off = get_cool_off(request)
-    minutes = math.ceil(cool_off.total_seconds() / 60) if cool_off else None
-    return render(request, "accounts/lockout.html", {"minutes": minutes}, status=settings.AXES_HTTP_RESPONSE_CODE)
+
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["request"] = self.request
+        return kwargs
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = request.user.get_username()
+        if AxesProxyHandler.is_locked(request, {"username": username}):
+            return lockout_page(request, _axes_minutes(request))
+        minutes = minutes_left(username)
+        if minutes is not None:
+            return lockout_page(request, minutes)
+        return super().post(request, *args, **kwargs)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -65,7 +65,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, on a site open to superusers only (accounts/admin_site.py).
+    "accounts.admin_config.SuperuserAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -92,6 +93,9 @@ MIDDLEWARE = [
     "ldn_tracker.middleware.RequestIdMiddleware",
     # Outside everything that can refuse a request (CSRF, sign-in, views), to log every 403 and 404.
     "accounts.middleware.RefusedRequestLogMiddleware",
+    # Outside everything that can refuse a request, so that every answer carries X-Frame-Options, the
+    # 400 for a bad Host header too (CommonMiddleware and SecurityMiddleware raise it).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -100,14 +104,16 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Django's LoginRequiredMiddleware, keeping search terms out of the sign-in page's "next".
+    "accounts.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the messages, which tell the user why they were signed out.
     "accounts.middleware.SessionLimitsMiddleware",
     "accounts.middleware.TwoFactorMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ldn_tracker.middleware.NoStoreForSignedInMiddleware",
+    # Turns a sign-in refused by the account-wide lock into the lockout page, as axes does for its own.
+    "accounts.middleware.AccountLockMiddleware",
     # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -165,9 +171,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# django-axes goes first: it refuses a locked-out sign-in before any password is checked.
+# django-axes goes first: it refuses a locked-out sign-in before any password is checked. Then the
+# account-wide limit (accounts/account_lock.py), which does the same for a username from any address.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.AccountLockBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Passwords are hashed with Django's default, PBKDF2-SHA256 (PASSWORD_HASHERS left as shipped).
@@ -175,6 +183,9 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Search pages, by URL name: their query string (a patient's name or MRN) is left out of the "next" of
+# the sign-in and two-factor pages, which would put it in proxy logs and browser history.
+LOGIN_NEXT_WITHOUT_QUERY = ["patients:list"]
 
 # Sign-in throttling (django-axes): five failures for one username from one address lock that
 # pair out for 15 minutes. The lockout page says the same whether or not the username exists.
@@ -183,8 +194,9 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout"
 AXES_RESET_ON_SUCCESS = True
-# The "next" of a sign-in may hold a patient search (?q=name): never stored with the attempt.
-AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "next"]
+# The "next" of a sign-in may hold a patient search (?q=name): never stored with the attempt. Nor are
+# the passwords of a password change, whose wrong old password counts as a failed sign-in.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "next", "old_password", "new_password1", "new_password2"]
 
 # Two-factor sign-in (django-otp): the name authenticator apps show next to the account.
 OTP_TOTP_ISSUER = "LDN Titration Tracker"
@@ -254,7 +266,6 @@ CONTENT_SECURITY_POLICY = {
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -263,6 +274,12 @@ if not DEBUG:
     # The __Host- prefix makes browsers refuse these cookies unless secure, host-only and path=/.
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# Behind a reverse proxy that terminates TLS, the app learns that the request came over HTTPS from the
+# proxy's X-Forwarded-Proto header. Any client can send that header, so it is trusted only when the
+# deployment says so, and only behind a proxy that sets it on every request (overwriting a client's).
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Every line carries the id of its request (also sent as the X-Request-ID response header).
 # Security events (failed sign-ins, lockouts, refusals) go to the "ldn_tracker.security" logger.

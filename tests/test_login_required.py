@@ -1,6 +1,7 @@
 import pytest
 from django.test import Client
 
+from tests.accounts.conftest import give_authenticator, sign_in
 from tests.urlconf import app_urls
 
 
@@ -39,3 +40,32 @@ def test_the_admin_sends_anonymous_users_to_its_login(client: Client):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.django_db
+def test_a_patient_search_never_reaches_the_sign_in_redirect(client: Client):
+    response = client.get("/patients/", {"q": "Smith", "status": "active"})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/patients/"
+    assert "Smith" not in response["Location"]
+
+
+@pytest.mark.django_db
+def test_other_pages_keep_their_query_in_the_sign_in_redirect(client: Client):
+    response = client.get("/patients/1/", {"period": "90"})
+    assert response["Location"] == "/accounts/login/?next=/patients/1/%3Fperiod%3D90"
+
+
+@pytest.mark.django_db
+def test_another_search_page_opts_in_by_its_url_name(client: Client, settings):
+    settings.LOGIN_NEXT_WITHOUT_QUERY = [*settings.LOGIN_NEXT_WITHOUT_QUERY, "titration:flags"]
+    assert client.get("/flags/", {"q": "Smith"})["Location"] == "/accounts/login/?next=/flags/"
+
+
+@pytest.mark.django_db
+def test_a_patient_search_never_reaches_the_two_factor_redirect(prescriber):
+    give_authenticator(prescriber)
+    client = Client()
+    sign_in(client, prescriber.username)
+    response = client.get("/patients/", {"q": "Smith"})
+    assert response["Location"] == "/accounts/two-factor/verify/?next=%2Fpatients%2F"

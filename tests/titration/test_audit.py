@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from patients.models import AccessLog
+from tests.conftest import client_for
 from titration.models import DoseEntry, Flag
 
 from .conftest import dose_post
@@ -124,9 +125,7 @@ def test_the_trail_is_paginated(staff_client, patient, prescriber, today):
 @pytest.fixture
 def admin_client(db):
     admin = User.objects.create_superuser("admin", "admin@example.org", "an-admin-passphrase")
-    client = Client()
-    client.force_login(admin)
-    return client
+    return client_for(admin)
 
 
 def test_the_admin_cannot_delete_or_change_a_dose(admin_client, sequence):
