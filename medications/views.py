@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from patients.access import ROLE_REFUSED, with_patient
-from patients.concurrency import StaleEditError
+from patients.concurrency import VERSION_FIELD, StaleEditError
 from patients.models import AccessLog, Patient
 
 from . import selectors, services
@@ -44,7 +44,7 @@ def medication_list(request: HttpRequest, patient: Patient) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @with_patient("medications.add_medicationentry")
 def medication_create(request: HttpRequest, patient: Patient) -> HttpResponse:
-    form = MedicationEntryForm(request.POST or None, patient=patient)
+    form = MedicationEntryForm(request.POST if request.method == "POST" else None, patient=patient)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -71,7 +71,7 @@ def medication_create(request: HttpRequest, patient: Patient) -> HttpResponse:
 @with_patient("medications.end_medicationentry")
 def medication_end(request: HttpRequest, patient: Patient, medication_id: int) -> HttpResponse:
     entry = get_object_or_404(MedicationEntry, pk=medication_id, patient=patient)
-    form = MedicationEndForm(request.POST or None, start_date=entry.start_date)
+    form = MedicationEndForm(request.POST if request.method == "POST" else None, start_date=entry.start_date)
     if request.method == "POST" and form.is_valid():
         try:
             services.medication_end(
@@ -94,7 +94,7 @@ def medication_end(request: HttpRequest, patient: Patient, medication_id: int) -
 @with_patient("medications.void_medicationentry")
 def medication_void(request: HttpRequest, patient: Patient, medication_id: int) -> HttpResponse:
     entry = get_object_or_404(MedicationEntry, pk=medication_id, patient=patient)
-    form = MedicationVoidForm(request.POST or None)
+    form = MedicationVoidForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.medication_void(entry=entry, by=request.user, reason=form.cleaned_data["reason"])
@@ -115,7 +115,11 @@ def safety_profile(request: HttpRequest, patient: Patient) -> HttpResponse:
     if request.method == "POST" and not can_edit:
         raise PermissionDenied(ROLE_REFUSED)
     profile = selectors.safety_profile_of(patient)
-    form = SafetyProfileForm(request.POST or None, instance=profile or SafetyProfile(patient=patient))
+    data = request.POST if request.method == "POST" else None
+    # A form opened before the profile existed carries no version: it is checked as such, so a profile
+    # created meanwhile by someone else is reported as a stale edit, never overwritten.
+    opened_blank = data is not None and VERSION_FIELD not in data
+    form = SafetyProfileForm(data, instance=SafetyProfile(patient=patient) if opened_blank or not profile else profile)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
