@@ -261,3 +261,9 @@ def test_names_and_reasons_are_escaped(staff_client, staff, patient):
     services.medication_void(entry=entry, by=staff, reason=XSS)
     page = staff_client.get(list_url(patient)).content.decode()
     assert XSS not in page and escape(XSS) in page
+
+
+def test_the_patient_page_links_to_the_medications_and_the_safety_profile(staff_client, patient):
+    page = staff_client.get(patient.get_absolute_url()).content.decode()
+    assert f'href="{list_url(patient)}"' in page
+    assert f'href="{reverse("medications:safety", args=[patient.pk])}"' in page
