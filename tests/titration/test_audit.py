@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from patients.concurrency import version_of
 from patients.models import AccessLog
 from tests.conftest import client_for
 from titration.models import DoseEntry, Flag
@@ -34,6 +35,7 @@ def sequence(prescriber_client, staff_client, patient, fibromyalgia, prescriber,
         "is_active": "on",
         f"diagnosed_on_{fibromyalgia.pk}": "2020-01-01",
         "change_reason": "preferred name",
+        "version": version_of(patient),
     }
     assert prescriber_client.post(f"/patients/{patient.pk}/edit/", edit).status_code == 302
     yesterday = today - datetime.timedelta(days=1)
