@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from .access import (
     ROLE_REFUSED,
+    clinics_for,
     get_clinic_for,
     log_access,
     patients_for,
@@ -59,7 +60,10 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     # That a search happened and how many it found; the term itself is never stored.
     action = AccessLog.Action.SEARCH if query else AccessLog.Action.PATIENT_LIST
     log_access(request, action, result_count=page.paginator.count)
-    return render(request, "patients/patient_list.html", {"page": page, "filters": filters})
+    context = {"page": page, "filters": filters}
+    if request.user.has_perm("patients.change_clinic"):
+        context["settings_clinics"] = clinics_for(request.user)
+    return render(request, "patients/patient_list.html", context)
 
 
 def _save_form(request: HttpRequest, form: PatientForm) -> Patient | None:

@@ -239,3 +239,9 @@ def test_bad_clinic_settings_are_explained_on_the_form(clinic, other_clinic, cli
     assert message in " ".join(response.context["form"].errors[field])
     clinic.refresh_from_db()
     assert (clinic.name, clinic.restart_after_gap_days) == ("North Pain Clinic", 7)
+
+
+def test_the_patient_list_links_to_the_settings_only_with_the_permission(clinic, clinic_admins, staff):
+    link = f'href="/clinics/{clinic.pk}/settings/"'
+    assert link in signed_in(clinic_admins[0]).get("/patients/").content.decode()
+    assert link not in signed_in(staff).get("/patients/").content.decode()
