@@ -167,7 +167,7 @@ def opioid_status(match: OpioidMatch | None) -> str:
         return NOT_CHECKED
     if match.is_contraindication:
         return f"opioid ({match.ingredient}): contraindicated with LDN"
-    return f"{match.ingredient}: not a contraindication ({match.reference.reason})"
+    return f"{match.ingredient}: not a contraindication"
 
 
 def is_current(*, start_date: datetime.date, stop_date: datetime.date | None, voided: bool, on: datetime.date) -> bool:

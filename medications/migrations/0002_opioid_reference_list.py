@@ -240,9 +240,9 @@ INGREDIENTS = [
         "loperamide",
         "A07DA03",
         False,
-        "Peripherally acting opioid that hardly reaches the brain at usual doses: usually not treated as a "
-        "contraindication to LDN (clinical reference, verify).",
-        f"{WHO_ATC}: A07DA03 (antipropulsives); {REFERENCE}.",
+        "Peripherally acting opioid that hardly reaches the brain at usual doses, so it is usually not treated as "
+        "a contraindication to LDN.",
+        f"{WHO_ATC}: A07DA03 (antipropulsives); {REFERENCE}, which marks the reason as to verify.",
         [("Imodium", "brand", ""), ("Arret", "brand", "")],
     ),
 ]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -267,3 +269,17 @@ def test_the_patient_page_links_to_the_medications_and_the_safety_profile(staff_
     page = staff_client.get(patient.get_absolute_url()).content.decode()
     assert f'href="{list_url(patient)}"' in page
     assert f'href="{reverse("medications:safety", args=[patient.pk])}"' in page
+
+
+def test_the_forms_carry_their_csrf_token_and_a_post_without_it_is_refused(staff, patient, today):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    data = medication_data(name="tramadol", start_date=today.isoformat())
+    assert client.post(create_url(patient), data).status_code == 403
+    for url in (list_url(patient), reverse("medications:safety", args=[patient.pk])):
+        html = client.get(url).content.decode()
+        main = html[html.index("<main") : html.index("</main>")]  # the sign-out form in the header has its own
+        assert len(re.findall(r'name="csrfmiddlewaretoken"', main)) == 1, url
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get(list_url(patient)).content.decode())
+    assert client.post(create_url(patient), data | {"csrfmiddlewaretoken": token.group(1)}).status_code == 302
+    assert MedicationEntry.objects.count() == 1
