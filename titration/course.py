@@ -5,12 +5,16 @@ actually took* (clinical reference, "Titration" and "Restarting and holding"):
 
 * a step falls due ``step_interval_days`` after the patient reached the current step, and stays due until
   the step dose is taken (it never jumps more than one step ahead of the patient);
-* a dose taken beyond the current step moves the patient there;
+* a dose taken beyond the current step moves the patient there; a patient below the step is expected
+  one plan step above the last accepted dose, never more;
 * holding keeps the patient's current dose; paused and stopped expect nothing;
 * after a gap of ``restart_after_gap_days`` or more days with no accepted dose, the plan restarts at its
   starting dose;
 * an accepted dose is a live taken dose that is not a likely slip (critical): a slip is never the reference
   for the next day.
+
+Where the patient stands after an entry (:class:`Position`) is stored with the entry, so that a page that lists
+many patients (the dashboard) resumes each course from its latest entry instead of walking every history.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from .rules import (
     Severity,
     dose_findings,
     format_dose,
+    format_number,
     plan_in_force,
 )
 
@@ -46,11 +51,57 @@ class EntryFact:
 
 
 @dataclass(frozen=True)
+class Position:
+    """Where the patient stands on the plan after an entry: all a course needs to go on from there.
+
+    ``plan_id``: the plan the level belongs to (None before any plan); ``level``: the step the patient is on
+    or is due to take; ``reached_on``: when the patient first took it (None while it is still to be taken);
+    ``previous_on``/``previous_mg``: the last accepted taken dose; ``awaiting_step``: a step fell due and the
+    patient has not taken it yet.
+    """
+
+    plan_id: int | None = None
+    level: Decimal | None = None
+    reached_on: datetime.date | None = None
+    previous_on: datetime.date | None = None
+    previous_mg: Decimal | None = None
+    awaiting_step: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        previous = None
+        if self.previous_on is not None and self.previous_mg is not None:
+            previous = [self.previous_on.isoformat(), format_number(self.previous_mg)]
+        return {
+            "plan": self.plan_id,
+            "level": None if self.level is None else format_number(self.level),
+            "reached": None if self.reached_on is None else self.reached_on.isoformat(),
+            "previous": previous,
+            "awaiting": self.awaiting_step,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object] | None) -> Position:
+        if not data:
+            return cls()
+        previous = data.get("previous")
+        level, reached = data.get("level"), data.get("reached")
+        return cls(
+            plan_id=data.get("plan"),  # type: ignore[arg-type]
+            level=None if level is None else Decimal(str(level)),
+            reached_on=None if reached is None else datetime.date.fromisoformat(str(reached)),
+            previous_on=datetime.date.fromisoformat(previous[0]) if isinstance(previous, list) else None,
+            previous_mg=Decimal(previous[1]) if isinstance(previous, list) else None,
+            awaiting_step=bool(data.get("awaiting")),
+        )
+
+
+@dataclass(frozen=True)
 class AssessedEntry:
     entry: EntryFact
     context: DoseContext
     findings: tuple[Finding, ...]
     accepted: bool
+    after: Position = Position()
 
 
 @dataclass(frozen=True)
@@ -68,13 +119,34 @@ def _day(day: datetime.date) -> str:
 class Course:
     """Walks a patient's live entries in date order, keeping where the patient is on the plan."""
 
-    def __init__(self, plans: Sequence[PlanTerms], restart_after_gap_days: int) -> None:
+    def __init__(
+        self, plans: Sequence[PlanTerms], restart_after_gap_days: int, position: Position | None = None
+    ) -> None:
         self.plans = list(plans)
         self.gap_days = restart_after_gap_days
         self.plan_id: int | bool | None = False  # False: no plan entered yet
         self.level: Decimal | None = None
         self.reached_on: datetime.date | None = None
         self.previous: tuple[datetime.date, Decimal] | None = None
+        self.awaiting_step = False
+        if position is not None:
+            self.plan_id = False if position.plan_id is None else position.plan_id
+            self.level, self.reached_on = position.level, position.reached_on
+            if position.previous_on is not None and position.previous_mg is not None:
+                self.previous = (position.previous_on, position.previous_mg)
+            self.awaiting_step = position.awaiting_step
+
+    def position(self) -> Position:
+        """Where the patient stands now; ``Course(plans, gap, course.position())`` goes on identically."""
+        prev_day, prev_dose = self.previous if self.previous else (None, None)
+        return Position(
+            plan_id=None if self.plan_id is False else self.plan_id,  # type: ignore[arg-type]
+            level=self.level,
+            reached_on=self.reached_on,
+            previous_on=prev_day,
+            previous_mg=prev_dose,
+            awaiting_step=self.awaiting_step,
+        )
 
     def _position(self, day: datetime.date) -> tuple[DoseContext, Decimal | None, datetime.date | None, bool]:
         """The day's context, and the level and reached day that hold once a step due that day is taken."""
@@ -112,6 +184,10 @@ class Course:
                 and plan.step_mg > 0
             )
             expected = plan.toward_target(level) if step_due else level
+            continuing = plan.plan_id == self.plan_id and prev_dose is not None and plan.on_path(prev_dose)
+            if continuing and plan.beyond(expected, plan.toward_target(prev_dose)):  # type: ignore[arg-type]
+                # A patient who went below the step goes back up one plan step at a time, never in one jump.
+                expected = plan.toward_target(prev_dose)  # type: ignore[arg-type]
         if step_due:
             level, reached = expected, None
         context = DoseContext(
@@ -128,6 +204,19 @@ class Course:
     def context_on(self, day: datetime.date) -> DoseContext:
         return self._position(day)[0]
 
+    def pending_step(self, day: datetime.date) -> Decimal | None:
+        """The dose of a step that is due on ``day`` or overdue (fell due and not taken yet), else None.
+
+        Only while titrating on the plan the patient is on, and not on a restart after a gap.
+        """
+        context, _, _, step_due = self._position(day)
+        plan = context.plan
+        if plan is None or context.state != PlanState.TITRATING or context.restart_gap_days is not None:
+            return None
+        if step_due or (self.awaiting_step and plan.plan_id == self.plan_id):
+            return context.expected
+        return None
+
     def next_step(self, day: datetime.date) -> tuple[datetime.date, Decimal] | None:
         """When the next step falls due if the patient keeps to the expected dose, and its dose."""
         context, level, reached, _ = self._position(day)
@@ -140,26 +229,32 @@ class Course:
         return max(start + datetime.timedelta(days=plan.step_interval_days), day), plan.toward_target(level)
 
     def record(self, entry: EntryFact) -> AssessedEntry:
-        context, level, reached, _ = self._position(entry.day)
+        context, level, reached, step_due = self._position(entry.day)
         if not entry.taken or entry.dose is None:
-            return AssessedEntry(entry, context, (), False)
+            return AssessedEntry(entry, context, (), False, self.position())
         findings = tuple(dose_findings(entry.dose, context))
         accepted = not any(f.severity == Severity.CRITICAL for f in findings)
         if not accepted:
-            return AssessedEntry(entry, context, findings, False)
+            return AssessedEntry(entry, context, findings, False, self.position())
         plan = context.plan
         dose = entry.dose
+        awaiting = False
         if plan is not None and context.state == PlanState.TITRATING and level is not None:
+            continuing = plan.plan_id == self.plan_id and context.restart_gap_days is None
             if plan.beyond(dose, level):
                 level, reached = (dose if plan.on_path(dose) else plan.target_dose_mg), entry.day
             elif dose == level and reached is None:
                 reached = entry.day
+            else:
+                # The step stays due until the patient takes it.
+                awaiting = reached is None and (step_due or (continuing and self.awaiting_step))
         elif plan is not None and context.state == PlanState.HOLDING:
             level, reached = (dose if plan.on_path(dose) else level), None
         if plan is not None:
             self.plan_id, self.level, self.reached_on = plan.plan_id, level, reached
+            self.awaiting_step = awaiting
         self.previous = (entry.day, dose)
-        return AssessedEntry(entry, context, findings, True)
+        return AssessedEntry(entry, context, findings, True, self.position())
 
 
 def walk(

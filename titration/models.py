@@ -186,7 +186,12 @@ class DoseEntry(VoidableRecord):
     )
     scheduled_dose_mg = models.DecimalField(null=True, blank=True, **DOSE_FIELD)
     override_reason = models.TextField(blank=True, help_text="Why a dose outside 0.5–4.5 mg was confirmed.")
-    history = HistoricalRecords()
+    # Derived by re-assessment, in the same transaction as every change of the record, like the flags: the
+    # patient-paced expected dose of the day (``scheduled_dose_mg``) and where the patient stood on the plan
+    # after this entry (``course.Position``), from which the dashboard resumes each patient's course. Not
+    # audited: they are recomputed from the audited record, never entered.
+    course_after = models.JSONField(null=True, blank=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["course_after"])
 
     class Meta(VoidableRecord.Meta):
         ordering = ["-taken_on", "-recorded_at"]

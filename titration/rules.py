@@ -385,6 +385,9 @@ def _step_findings(dose: Decimal, context: DoseContext) -> list[Finding]:
         return []
     if context.previous is None or context.restart_gap_days is not None:
         return []
+    if plan is not None and dose == plan.starting_dose_mg == context.expected:
+        # The prescriber's own starting dose for a new plan is not a step the patient took on their own.
+        return []
     max_step = plan.step_mg if plan is not None and plan.step_mg > 0 else DEFAULT_MAX_STEP_MG
     step = dose - context.previous
     if step > max_step:

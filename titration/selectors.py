@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from patients.access import patients_for
@@ -43,27 +43,44 @@ def plan_terms(plans: list[TitrationPlan], states: list[PlanStateChange]) -> lis
     ]
 
 
+DerivedValues = tuple[Decimal | None, dict[str, object] | None]
+
+
 @dataclass
 class CourseFacts:
-    """Everything the rules need about a patient's course: three queries, whatever its length."""
+    """Everything the rules need about a patient's course: three queries, whatever its length.
+
+    ``derived``: what each live entry stores of its re-assessment (expected dose, position after it), so that
+    re-assessment writes only what changed.
+    """
 
     entries: list[course.EntryFact]
     terms: list[rules.PlanTerms]
     plan_by_id: dict[int | None, TitrationPlan]
     gap_days: int
+    derived: dict[int | None, DerivedValues] = field(default_factory=dict)
 
 
 def course_facts(patient: Patient, plans: list[TitrationPlan] | None = None) -> CourseFacts:
     if plans is None:
         plans = list(patient.plans.all())
     states = list(PlanStateChange.objects.filter(patient=patient).order_by("effective_on", "changed_at", "pk"))
-    rows = DoseEntry.objects.live().filter(patient=patient).values_list("pk", "taken_on", "status", "dose_mg")
-    entries = [course.EntryFact(pk, day, status == DoseStatus.TAKEN, dose) for pk, day, status, dose in rows]
+    rows = (
+        DoseEntry.objects.live()
+        .filter(patient=patient)
+        .values_list("pk", "taken_on", "status", "dose_mg", "scheduled_dose_mg", "course_after")
+    )
+    entries = []
+    derived: dict[int | None, DerivedValues] = {}
+    for pk, day, status, dose, expected, after in rows:
+        entries.append(course.EntryFact(pk, day, status == DoseStatus.TAKEN, dose))
+        derived[pk] = (expected, after)
     return CourseFacts(
         entries=entries,
         terms=plan_terms(plans, states),
         plan_by_id={plan.pk: plan for plan in plans},
         gap_days=patient.clinic.restart_after_gap_days,
+        derived=derived,
     )
 
 
@@ -256,52 +273,96 @@ def flag_queue(user: Any, *, severity: str | None = None, kind: str | None = Non
 
 @dataclass
 class Dashboard:
+    """The worklist: open flags by severity, then the patients who need someone today."""
+
     open_flags_by_severity: list[tuple[str, int]]
-    due_step_up: list[tuple[Patient, Decimal]]
-    stale: list[Patient]
+    due_step_up: list[tuple[Patient, Decimal]]  # a step due or overdue, and no entry logged today
+    # On a plan, and the last taken dose is STALE_AFTER_DAYS or more days old (its day; None: none taken yet).
+    stale: list[tuple[Patient, datetime.date | None]]
+    adherence: list[Patient] = field(default_factory=list)  # an open "missed doses" warning
+    critical: list[tuple[Patient, int]] = field(default_factory=list)  # open critical flags, how many
 
 
 def dashboard(user: Any, today: datetime.date) -> Dashboard:
-    """Open flags by severity, patients due for a step-up today, patients on a plan with no recent dose.
+    """The dashboard's worklist from the same patient-paced engine as the patient page.
 
-    Three queries whatever the clinic's size: the flag counts, one light row per active plan (its numbers
-    and whether a dose was logged in the last ``STALE_AFTER_DAYS`` days), and the few patients listed.
+    A fixed number of queries whatever the clinic's size: the flag counts; one light row per active plan with
+    the plan's numbers, its state today and the patient's latest entry (the course position stored with it,
+    ``course.Position``), from which each course is resumed for today without reading its history; the
+    patients with open "missed doses" or critical flags; and the few patients listed.
     """
     counts = dict(open_flags(user).values_list("severity").annotate(n=Count("pk")).order_by())
     by_severity = [(s.name.lower(), counts.get(s.value, 0)) for s in sorted(rules.Severity, reverse=True)]
 
-    active_plans = TitrationPlan.objects.filter(is_active=True, patient__in=patients_for(user), patient__is_active=True)
-    stale_before = today - datetime.timedelta(days=STALE_AFTER_DAYS)
-    recent = DoseEntry.objects.live().filter(patient=OuterRef("patient"), taken_on__gt=stale_before)
-    rows = active_plans.annotate(has_recent=Exists(recent)).values_list(
-        "patient_id",
-        "start_date",
-        "starting_dose_mg",
-        "step_mg",
-        "step_interval_days",
-        "target_dose_mg",
-        "has_recent",
+    visible = patients_for(user)
+    live = DoseEntry.objects.live().filter(patient=OuterRef("patient")).order_by("-taken_on")
+    state_today = PlanStateChange.objects.filter(plan=OuterRef("pk"), effective_on__lte=today).order_by(
+        "-effective_on", "-changed_at", "-pk"
     )
+    rows = (
+        TitrationPlan.objects.filter(is_active=True, patient__in=visible, patient__is_active=True)
+        .annotate(
+            latest_on=Subquery(live.values("taken_on")[:1]),
+            latest_after=Subquery(live.values("course_after")[:1], output_field=JSONField()),
+            last_taken_on=Subquery(live.filter(status=DoseStatus.TAKEN).values("taken_on")[:1]),
+            state=Subquery(state_today.values("state")[:1]),
+        )
+        .values_list(
+            "pk",
+            "patient_id",
+            "start_date",
+            "starting_dose_mg",
+            "step_mg",
+            "step_interval_days",
+            "target_dose_mg",
+            "patient__clinic__restart_after_gap_days",
+            "latest_on",
+            "latest_after",
+            "last_taken_on",
+            "state",
+        )
+    )
+    stale_on = today - datetime.timedelta(days=STALE_AFTER_DAYS)
     due_doses: dict[int, Decimal] = {}
-    stale_ids: set[int] = set()
-    for patient_id, start, starting, step, interval, target, has_recent in rows:
-        days = (today - start).days
-        # A plan steps up only on a whole number of intervals after its start: the rules decide the rest.
-        if days > 0 and days % interval == 0:
-            schedule = rules.Schedule(start, starting, step, interval, target)
-            dose = rules.scheduled_dose(schedule, today)
-            if dose is not None and rules.steps_up_on(schedule, today):
-                due_doses[patient_id] = dose
-        if start <= stale_before and not has_recent:
-            stale_ids.add(patient_id)
-    listed = (
-        Patient.objects.filter(pk__in=due_doses.keys() | stale_ids).order_by("family_name", "given_name")
-        if due_doses or stale_ids
-        else []
+    stale_ids: dict[int, datetime.date | None] = {}
+    for plan_id, patient_id, start, starting, step, interval, target, gap, latest_on, after, taken_on, state in rows:
+        plan_state = rules.PlanState(state or rules.PlanState.TITRATING)
+        if start > today or plan_state in (rules.PlanState.PAUSED, rules.PlanState.STOPPED):
+            continue
+        if start <= stale_on and (taken_on is None or taken_on <= stale_on):
+            stale_ids[patient_id] = taken_on
+        if latest_on == today:
+            continue  # an entry logged today takes the patient off the step-up list
+        terms = rules.PlanTerms(plan_id, start, starting, step, interval, target, states=((today, plan_state),))
+        resumed = course.Course([terms], gap, course.Position.from_json(after))
+        dose = resumed.pending_step(today)
+        if dose is not None:
+            due_doses[patient_id] = dose
+
+    flagged = (
+        open_flags(user)
+        .filter(Q(kind=rules.FlagKind.ADHERENCE) | Q(severity=rules.Severity.CRITICAL))
+        .values("patient_id")
+        .annotate(
+            critical=Count("pk", filter=Q(severity=rules.Severity.CRITICAL)),
+            adherence=Count("pk", filter=Q(kind=rules.FlagKind.ADHERENCE)),
+        )
+        .order_by()
     )
-    patients = list(listed)
+    critical_counts: dict[int, int] = {}
+    adherence_ids: set[int] = set()
+    for row in flagged:
+        if row["critical"]:
+            critical_counts[row["patient_id"]] = row["critical"]
+        if row["adherence"]:
+            adherence_ids.add(row["patient_id"])
+
+    wanted = due_doses.keys() | stale_ids.keys() | critical_counts.keys() | adherence_ids
+    patients = list(Patient.objects.filter(pk__in=wanted).order_by("family_name", "given_name", "pk")) if wanted else []
     return Dashboard(
         open_flags_by_severity=by_severity,
         due_step_up=[(p, due_doses[p.pk]) for p in patients if p.pk in due_doses],
-        stale=[p for p in patients if p.pk in stale_ids],
+        stale=[(p, stale_ids[p.pk]) for p in patients if p.pk in stale_ids],
+        adherence=[p for p in patients if p.pk in adherence_ids],
+        critical=[(p, critical_counts[p.pk]) for p in patients if p.pk in critical_counts],
     )

@@ -131,9 +131,7 @@ def plan_state_set(*, patient: Patient, by: Any, state: str, reason: str) -> Pla
     current = plan.state_changes.order_by("-effective_on", "-changed_at", "-pk").first()
     if (current.state if current else rules.PlanState.TITRATING) == state:
         raise RecordError(STATE_UNCHANGED, Problem.STATE)
-    change = create_audited(
-        PlanStateChange,
-        by=by,
+    change = PlanStateChange(
         patient=locked,
         plan=plan,
         state=state,
@@ -141,6 +139,8 @@ def plan_state_set(*, patient: Patient, by: Any, state: str, reason: str) -> Pla
         reason=reason.strip(),
         changed_by=by,
     )
+    # The model's own ``reason`` is also the audit trail's "why" (create_audited would take it as only that).
+    save_audited(change, by=by, reason=change.reason)
     flags_reconcile(patient=locked, by=by, cause=f"the plan was set to {rules.PlanState(state).label.lower()}")
     return change
 
@@ -196,7 +196,7 @@ def _dose_record(
 ) -> tuple[DoseEntry, list[rules.Finding]]:
     locked = _lock(patient)
     facts = selectors.course_facts(locked)
-    context, _ = course.context_before(facts.entries, facts.terms, facts.gap_days, taken_on)
+    context, walked = course.context_before(facts.entries, facts.terms, facts.gap_days, taken_on)
     verdict = rules.assess_dose(
         dose=dose_mg if taken else None,
         day=taken_on,
@@ -212,6 +212,10 @@ def _dose_record(
         raise RecordError(verdict.message, verdict.problem or "")
     confirmed_reason = override_reason.strip() if rules.needs_confirmation(verdict.findings) else ""
     plan = facts.plan_by_id.get(context.plan.plan_id) if context.plan else None
+    fact = course.EntryFact(None, taken_on, taken, dose_mg if taken else None)
+    # Where the patient stands after this entry: exact when it is the newest (the usual case), else
+    # re-assessment below corrects it with the entries after it.
+    after = walked.record(fact).after.as_json()
     entry = create_audited(
         DoseEntry,
         by=by,
@@ -224,10 +228,12 @@ def _dose_record(
         notes=notes,
         plan=plan,
         scheduled_dose_mg=context.expected,
+        course_after=after,
         override_reason=confirmed_reason,
         recorded_by=by,
     )
     entries = [*facts.entries, course.EntryFact(entry.pk, taken_on, taken, entry.dose_mg)]
+    facts.derived[entry.pk] = (context.expected, after)
     _reconcile(locked, entries, facts, by=by, cause=f"the dose of {taken_on:%-d %b %Y} was recorded")
     return entry, list(verdict.findings)
 
@@ -248,6 +254,7 @@ def _reconcile(
     re-assessment or a void is raised anew if the finding comes back.
     """
     assessed, _ = course.walk(entries, facts.terms, facts.gap_days)
+    _store_positions(assessed, facts)
     wanted = {(d.entry_id, d.kind.value): d for d in course.derive_flags(assessed)}
     live_ids = {e.id for e in entries}
     now = timezone.now()
@@ -286,6 +293,26 @@ def _reconcile(
         if key not in keep
     ]
     bulk_create_audited(new, by=by, reason=f"Raised after {cause}.")
+
+
+def _store_positions(assessed: list[course.AssessedEntry], facts: selectors.CourseFacts) -> None:
+    """Bring each live entry's derived values (expected dose, position after it) in line with the course.
+
+    One query for all that changed (none when a dose is added at the end of the record).
+    """
+    changed = []
+    for item in assessed:
+        values = (item.context.expected, item.after.as_json())
+        stored = facts.derived.get(item.entry.id)
+        if stored is None or _normal(stored) != _normal(values):
+            changed.append(DoseEntry(pk=item.entry.id, scheduled_dose_mg=values[0], course_after=values[1]))
+    if changed:
+        DoseEntry.objects.bulk_update(changed, ["scheduled_dose_mg", "course_after"], batch_size=500)
+
+
+def _normal(values: selectors.DerivedValues) -> tuple[Decimal | None, dict[str, object] | None]:
+    expected, after = values
+    return (None if expected is None else expected.normalize(), course.Position.from_json(after).as_json())
 
 
 def _close(flag: Flag, by: Any, now: datetime.datetime, how: str, note: str) -> None:

@@ -123,16 +123,44 @@ class TestConfirmationFlow:
 
 
 class TestPlanInteraction:
-    def test_the_form_is_prefilled_with_the_scheduled_dose(self, prescriber_client, patient, low_slow_plan, today):
+    def test_before_the_first_dose_the_form_is_prefilled_with_the_plans_starting_dose(
+        self, prescriber_client, patient, low_slow_plan, today
+    ):
+        # The calendar of a plan started 20 days ago says 1.5 mg; the patient has not started it yet.
         form = prescriber_client.get(url(patient)).context["form"]
-        assert form.fields["dose_mg"].initial == "1.5"
+        assert form.fields["dose_mg"].initial == "0.5"
         assert form.fields["taken_on"].initial == today
 
-    def test_a_hold_below_the_schedule_is_an_info_flag(self, prescriber_client, patient, low_slow_plan, today):
+    def test_the_form_is_prefilled_with_the_patient_paced_expected_dose(
+        self, prescriber_client, patient, prescriber, today
+    ):
+        services.plan_set(
+            patient=patient,
+            by=prescriber,
+            start_date=today - datetime.timedelta(days=30),
+            starting_dose_mg=Decimal("0.5"),
+            step_mg=Decimal("0.5"),
+            step_interval_days=7,
+            target_dose_mg=Decimal("4.5"),
+        )
+        for ago in range(30, 0, -1):  # a week at 0.5 mg, then held at 1 mg for three weeks
+            dose = Decimal("0.5") if ago > 23 else Decimal("1")
+            services.dose_record(
+                patient=patient, by=prescriber, taken_on=today - datetime.timedelta(days=ago), dose_mg=dose
+            )
+        form = prescriber_client.get(url(patient)).context["form"]
+        assert form.fields["dose_mg"].initial == "1.5"  # one step above the patient, not the calendar's 2.5 mg
+        response = prescriber_client.post(url(patient), dose_post(today, form.fields["dose_mg"].initial))
+        assert response.status_code == 302
+        assert not DoseEntry.objects.get(taken_on=today).flags.exists()  # the suggestion raises no flag
+
+    def test_a_first_dose_one_step_above_the_starting_dose_is_an_info_flag(
+        self, prescriber_client, patient, low_slow_plan, today
+    ):
         prescriber_client.post(url(patient), dose_post(today, "1"))
         flag = Flag.objects.get()
         assert (flag.kind, flag.severity) == (Flag.Kind.OFF_SCHEDULE, Flag.Severity.INFO)
-        assert DoseEntry.objects.get().scheduled_dose_mg == Decimal("1.5")
+        assert DoseEntry.objects.get().scheduled_dose_mg == Decimal("0.5")
 
     def test_a_step_larger_than_the_plans_is_a_warning(self, prescriber_client, patient, low_slow_plan, today):
         prescriber_client.post(url(patient), dose_post(today - datetime.timedelta(days=1), "1"))

@@ -68,19 +68,45 @@ def test_each_open_flag_carries_its_acknowledge_form(staff_client, flags):
         assert f'action="/flags/{flag.pk}/acknowledge/"' in page
 
 
-def test_staff_acknowledge_a_flag_with_a_note(staff_client, staff, flags):
+def test_staff_acknowledge_a_warning_flag_with_a_note(staff_client, staff, flags):
+    warning = flags.filter(severity=Flag.Severity.WARNING).first()
+    response = staff_client.post(f"/flags/{warning.pk}/acknowledge/", {"note": "Called patient: as prescribed"})
+    assert response.status_code == 302
+    warning.refresh_from_db()
+    assert warning.acknowledged_by == staff
+    assert warning.acknowledgement_note == "Called patient: as prescribed"
+    assert warning.acknowledged_at is not None
+    assert warning.closed_as == Flag.ClosedAs.ACKNOWLEDGED
+    assert warning not in queue(staff_client)
+
+
+def test_staff_cannot_acknowledge_a_critical_flag(staff_client, flags):
     critical = flags.get(severity=Flag.Severity.CRITICAL)
     response = staff_client.post(f"/flags/{critical.pk}/acknowledge/", {"note": "Called patient: typo, took 0.4"})
-    assert response.status_code == 302
+    assert response.status_code == 403
     critical.refresh_from_db()
-    assert critical.acknowledged_by == staff
-    assert critical.acknowledgement_note == "Called patient: typo, took 0.4"
-    assert critical.acknowledged_at is not None
-    assert critical not in queue(staff_client)
+    assert critical.is_open
+
+
+@pytest.mark.parametrize("note", ["", "ok", "  checked   it  "])
+def test_a_prescriber_acknowledges_a_critical_flag_only_with_a_note_of_a_few_words(prescriber_client, flags, note):
+    critical = flags.get(severity=Flag.Severity.CRITICAL)
+    response = prescriber_client.post(f"/flags/{critical.pk}/acknowledge/", {"note": note}, follow=True)
+    assert services.CRITICAL_NOTE_TOO_SHORT in response.content.decode()
+    critical.refresh_from_db()
+    assert critical.is_open
+
+
+def test_a_prescriber_acknowledges_a_critical_flag_with_what_was_checked(prescriber_client, prescriber, flags):
+    critical = flags.get(severity=Flag.Severity.CRITICAL)
+    note = "Called patient: typo, took 0.4 mg as written"
+    assert prescriber_client.post(f"/flags/{critical.pk}/acknowledge/", {"note": note}).status_code == 302
+    critical.refresh_from_db()
+    assert (critical.acknowledged_by, critical.acknowledgement_note) == (prescriber, note)
 
 
 def test_acknowledging_twice_keeps_the_first(staff_client, prescriber_client, staff, flags):
-    flag = flags.first()
+    flag = flags.filter(severity=Flag.Severity.INFO).first()
     staff_client.post(f"/flags/{flag.pk}/acknowledge/", {"note": "first"})
     prescriber_client.post(f"/flags/{flag.pk}/acknowledge/", {"note": "second"})
     flag.refresh_from_db()
@@ -107,5 +133,6 @@ def test_a_user_without_a_role_cannot_acknowledge(clinic, flags):
 
 
 def test_the_next_parameter_cannot_redirect_off_site(staff_client, flags):
-    response = staff_client.post(f"/flags/{flags.first().pk}/acknowledge/", {"next": "https://evil.example/"})
+    info = flags.filter(severity=Flag.Severity.INFO).first()
+    response = staff_client.post(f"/flags/{info.pk}/acknowledge/", {"next": "https://evil.example/"})
     assert response["Location"] == "/flags/"

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from titration import services
+from titration import course, selectors, services
 from titration.models import CheckIn, DoseEntry, Flag
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,16 @@ def fill_history(patient, user, days: int, today: datetime.date) -> None:
             patient=patient, taken_on=start + datetime.timedelta(days=i), dose_mg=Decimal("1.5"), recorded_by=user
         )
         for i in range(days)
+    )
+    # What recording each dose stores of its re-assessment (expected dose, position after it).
+    facts = selectors.course_facts(patient)
+    assessed, _ = course.walk(facts.entries, facts.terms, facts.gap_days)
+    DoseEntry.objects.bulk_update(
+        [
+            DoseEntry(pk=a.entry.id, scheduled_dose_mg=a.context.expected, course_after=a.after.as_json())
+            for a in assessed
+        ],
+        ["scheduled_dose_mg", "course_after"],
     )
     Flag.objects.bulk_create(
         Flag(patient=patient, dose_entry=e, kind="off_schedule", severity=10, message="m") for e in entries[::10]

@@ -3,7 +3,13 @@ from decimal import Decimal
 
 import pytest
 
-from titration.forms import LIQUID_NEEDS_CONCENTRATION, PLAN_DOSE_OUT_OF_RANGE, PLAN_STARTS_BEFORE_BIRTH
+from titration.forms import (
+    INTERVAL_OUTSIDE_LIMITS,
+    LIQUID_NEEDS_CONCENTRATION,
+    PLAN_DOSE_OUT_OF_RANGE,
+    PLAN_STARTS_BEFORE_BIRTH,
+    STEP_OUTSIDE_LIMITS,
+)
 from titration.models import TitrationPlan
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +69,9 @@ def test_a_custom_plan(prescriber_client, patient, today):
 
 def test_changing_the_plan_keeps_the_old_one(prescriber_client, patient, today):
     prescriber_client.post(url(patient), plan_post(today))
-    prescriber_client.post(url(patient), plan_post(today, preset="standard"))
+    opened = prescriber_client.get(url(patient)).context["form"]
+    version = opened["version"].value()
+    assert prescriber_client.post(url(patient), plan_post(today, preset="standard", version=version)).status_code == 302
     assert TitrationPlan.objects.count() == 2
     old, new = TitrationPlan.objects.order_by("pk")
     assert not old.is_active and old.ended_at is not None
@@ -87,8 +95,8 @@ def test_changing_the_plan_keeps_the_old_one(prescriber_client, patient, today):
             PLAN_DOSE_OUT_OF_RANGE,
         ),
         ({"target_dose_mg": "4.51"}, "target_dose_mg", PLAN_DOSE_OUT_OF_RANGE),
-        ({"step_interval_days": "0"}, "step_interval_days", "Days between steps must be between 1 and 90."),
-        ({"step_mg": "-0.5"}, "step_mg", "The step must be between 0 mg (a fixed dose) and 4.5 mg."),
+        ({"step_interval_days": "0"}, "step_interval_days", INTERVAL_OUTSIDE_LIMITS),
+        ({"step_mg": "-0.5"}, "step_mg", STEP_OUTSIDE_LIMITS),
         ({"starting_dose_mg": "abc"}, "starting_dose_mg", "Enter a number."),
         ({"start_date": "1970-01-01"}, "start_date", PLAN_STARTS_BEFORE_BIRTH),
         ({"formulation": "liquid"}, "liquid_concentration_mg_per_ml", LIQUID_NEEDS_CONCENTRATION),
