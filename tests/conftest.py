@@ -41,6 +41,7 @@ def seed_reference_data() -> None:
         ("titration", import_module("titration.migrations.0002_role_permissions")),
         ("titration", import_module("titration.migrations.0004_checkin_permissions")),
         ("titration", import_module("titration.migrations.0007_engine_v2")),
+        ("medications", import_module("medications.migrations.0003_role_permissions")),
     ]
     for app_label, migration in seeds:
         for group_name, codenames in migration.ROLE_PERMISSIONS.items():
@@ -48,6 +49,7 @@ def seed_reference_data() -> None:
             group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
     for name, icd10, snomed in seeds[0][1].CONDITIONS:
         Condition.objects.get_or_create(name=name, defaults={"icd10_code": icd10, "snomed_code": snomed})
+    import_module("medications.migrations.0002_opioid_reference_list").ship(apps, None)
 
 
 @pytest.fixture(autouse=True)
