@@ -2,7 +2,17 @@
 
 Pure functions of plain values. Thresholds from the clinical reference ("Outcome measures"; Dworkin et al.,
 J Pain 2008; Farrar et al., Pain 2001): a reduction of at least 30% from baseline is a meaningful
-(moderately important) improvement, at least 50% a substantial one.
+(moderately important) improvement, at least 50% a substantial one, and about 2 points on the 0–10 scale is
+the minimal clinically important difference.
+
+A response is only claimed when it can mean something:
+
+* at least one taken dose, and at least two check-ins from ``EFFECT_AFTER_DAYS`` days after the first dose
+  (before that, pain has not had time to answer the treatment);
+* the baseline is the last check-in on or before the first dose, at most ``BASELINE_MAX_DAYS_BEFORE`` days
+  before it; otherwise the first check-in during treatment is the baseline, and the page says so, with its
+  date (an older check-in is never used silently);
+* current pain is the mean of those check-ins within the last ``CURRENT_WINDOW_DAYS`` days.
 """
 
 from __future__ import annotations
@@ -15,12 +25,22 @@ from fractions import Fraction
 
 MEANINGFUL_REDUCTION = Fraction(30, 100)
 SUBSTANTIAL_REDUCTION = Fraction(50, 100)
+MCID_POINTS = 2  # IMMPACT: about 2 NRS points is the minimal clinically important difference
 CURRENT_WINDOW_DAYS = 14
+EFFECT_AFTER_DAYS = 14
+MIN_CHECKINS_ON_TREATMENT = 2
+BASELINE_MAX_DAYS_BEFORE = 30
+
+NO_DOSE = "no dose taken yet"
+TOO_FEW_ON_TREATMENT = "it needs at least two check-ins from {day} (14 days after the first dose)"
+NONE_RECENT = "no check-in in the last 14 days"
+NO_BASELINE = "no check-in before the current ones to compare with"
 
 
 class ResponseClass(StrEnum):
     NOT_ENOUGH_DATA = "not enough data"
     BASELINE_ZERO = "no pain at baseline"
+    BELOW_MCID = "below the minimal clinically important difference (a change of less than 2 points)"
     SUBSTANTIAL = "substantial response (≥50% less pain)"
     MEANINGFUL = "meaningful response (≥30% less pain)"
     NO_RESPONSE = "no meaningful response (<30% less pain)"
@@ -39,6 +59,11 @@ class Response:
     baseline: PainReading | None = None
     current_mean: Fraction | None = None
     current_count: int = 0
+    first_dose_day: datetime.date | None = None
+    baseline_during_treatment: bool = False
+    # A check-in before the first dose that was too old to be the baseline (shown, never used).
+    too_old_baseline: PainReading | None = None
+    why_not: str = ""  # why there is not enough data
 
     @property
     def change_points(self) -> Fraction | None:
@@ -58,21 +83,25 @@ class Response:
         return self.classification is not ResponseClass.NOT_ENOUGH_DATA
 
 
-def pick_baseline(readings: Sequence[PainReading], first_dose_day: datetime.date | None) -> PainReading | None:
-    """The last reading on or before the first dose of the current plan, else the first reading."""
-    ordered = sorted(readings, key=lambda r: r.day)
-    if not ordered:
-        return None
-    if first_dose_day is not None:
-        before = [r for r in ordered if r.day <= first_dose_day]
-        if before:
-            return before[-1]
-    return ordered[0]
+def pick_baseline(
+    readings: Sequence[PainReading], first_dose_day: datetime.date
+) -> tuple[PainReading | None, PainReading | None]:
+    """The last reading on or before the first dose if it is at most 30 days before it; and, when there
+    is an older one instead, that one (too old to be the baseline)."""
+    before = [r for r in sorted(readings, key=lambda r: r.day) if r.day <= first_dose_day]
+    if not before:
+        return None, None
+    last = before[-1]
+    if (first_dose_day - last.day).days <= BASELINE_MAX_DAYS_BEFORE:
+        return last, None
+    return None, last
 
 
 def classify(baseline: int, current: Fraction) -> ResponseClass:
     if baseline == 0:
         return ResponseClass.BASELINE_ZERO
+    if abs(current - baseline) < MCID_POINTS:
+        return ResponseClass.BELOW_MCID
     reduction = (baseline - current) / baseline
     if reduction >= SUBSTANTIAL_REDUCTION:
         return ResponseClass.SUBSTANTIAL
@@ -86,13 +115,33 @@ def classify(baseline: int, current: Fraction) -> ResponseClass:
 def assess_response(
     readings: Sequence[PainReading], *, first_dose_day: datetime.date | None, today: datetime.date
 ) -> Response:
-    """Baseline against the mean of the readings of the last 14 days that come after the baseline."""
-    baseline = pick_baseline(readings, first_dose_day)
-    if baseline is None:
-        return Response(ResponseClass.NOT_ENOUGH_DATA)
+    """Classify the response to treatment, or say why there is not enough data (see the module's rules)."""
+    if first_dose_day is None:
+        return Response(ResponseClass.NOT_ENOUGH_DATA, why_not=NO_DOSE)
+    ordered = sorted((r for r in readings if r.day <= today), key=lambda r: r.day)
+    effect_from = first_dose_day + datetime.timedelta(days=EFFECT_AFTER_DAYS)
+    on_treatment = [r for r in ordered if r.day >= effect_from]
+    baseline, too_old = pick_baseline(ordered, first_dose_day)
+    common = {"first_dose_day": first_dose_day, "too_old_baseline": too_old}
+    if len(on_treatment) < MIN_CHECKINS_ON_TREATMENT:
+        why = TOO_FEW_ON_TREATMENT.format(day=f"{effect_from:%-d %b %Y}")
+        return Response(ResponseClass.NOT_ENOUGH_DATA, baseline=baseline, why_not=why, **common)  # type: ignore[arg-type]
     window_start = today - datetime.timedelta(days=CURRENT_WINDOW_DAYS - 1)
-    recent = [r.score for r in readings if window_start <= r.day <= today and r.day > baseline.day]
-    if not recent:
-        return Response(ResponseClass.NOT_ENOUGH_DATA, baseline=baseline)
-    mean = Fraction(sum(recent), len(recent))
-    return Response(classify(baseline.score, mean), baseline=baseline, current_mean=mean, current_count=len(recent))
+    current = [r for r in on_treatment if r.day >= window_start]
+    if not current:
+        return Response(ResponseClass.NOT_ENOUGH_DATA, baseline=baseline, why_not=NONE_RECENT, **common)  # type: ignore[arg-type]
+    during = False
+    if baseline is None:
+        during_treatment = [r for r in ordered if first_dose_day < r.day < current[0].day]
+        if not during_treatment:
+            return Response(ResponseClass.NOT_ENOUGH_DATA, why_not=NO_BASELINE, **common)  # type: ignore[arg-type]
+        baseline, during = during_treatment[0], True
+    mean = Fraction(sum(r.score for r in current), len(current))
+    return Response(
+        classify(baseline.score, mean),
+        baseline=baseline,
+        current_mean=mean,
+        current_count=len(current),
+        baseline_during_treatment=during,
+        **common,  # type: ignore[arg-type]
+    )

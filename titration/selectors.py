@@ -224,29 +224,30 @@ def dose_history(
     return HistoryPage(days=days, number=number, num_pages=num_pages, start=start, end=end)
 
 
-def response_for(patient: Patient, plan: TitrationPlan | None, today: datetime.date) -> outcomes.Response:
-    """Pain response to the current plan (IMMPACT classes): three small queries, whatever the history."""
-    live = CheckIn.objects.live().filter(patient=patient)
-    first_dose_day = None
-    if plan is not None:
-        first_dose_day = (
-            DoseEntry.objects.live()
-            .filter(plan=plan, status=DoseStatus.TAKEN)
-            .order_by("taken_on")
-            .values_list("taken_on", flat=True)
-            .first()
-        )
-    candidates = [live.order_by("checked_on").values_list("checked_on", "pain_score").first()]
-    if first_dose_day is not None:
-        candidates.append(
-            live.filter(checked_on__lte=first_dose_day)
-            .order_by("-checked_on")
-            .values_list("checked_on", "pain_score")
-            .first()
-        )
-    window_start = today - datetime.timedelta(days=outcomes.CURRENT_WINDOW_DAYS - 1)
-    candidates.extend(live.filter(checked_on__range=(window_start, today)).values_list("checked_on", "pain_score"))
-    readings = {outcomes.PainReading(*row) for row in candidates if row}
+def response_for(patient: Patient, today: datetime.date) -> outcomes.Response:
+    """Pain response to treatment since the first taken dose (IMMPACT classes, ``outcomes``).
+
+    Four small queries whatever the history: the first taken dose, the last check-in on or before it, the
+    first one after it, and the latest check-ins from 14 days after it (one a day at most, so the last 15 hold
+    the whole 14-day window and at least the two the rule needs).
+    """
+    first_dose_day = (
+        DoseEntry.objects.live()
+        .filter(patient=patient, status=DoseStatus.TAKEN, taken_on__lte=today)
+        .order_by("taken_on")
+        .values_list("taken_on", flat=True)
+        .first()
+    )
+    if first_dose_day is None:
+        return outcomes.assess_response([], first_dose_day=None, today=today)
+    live = CheckIn.objects.live().filter(patient=patient, checked_on__lte=today).values_list("checked_on", "pain_score")
+    effect_from = first_dose_day + datetime.timedelta(days=outcomes.EFFECT_AFTER_DAYS)
+    rows = [
+        live.filter(checked_on__lte=first_dose_day).order_by("-checked_on").first(),
+        live.filter(checked_on__gt=first_dose_day).order_by("checked_on").first(),
+        *live.filter(checked_on__gte=effect_from).order_by("-checked_on")[: outcomes.CURRENT_WINDOW_DAYS + 1],
+    ]
+    readings = {outcomes.PainReading(*row) for row in rows if row}
     return outcomes.assess_response(list(readings), first_dose_day=first_dose_day, today=today)
 
 

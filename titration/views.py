@@ -65,7 +65,7 @@ def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
         "patient": patient,
         "diagnoses": patient.diagnoses.select_related("condition"),
         "summary": summary,
-        "response": selectors.response_for(patient, summary.plan, today),
+        "response": selectors.response_for(patient, today),
         "chart": chart,
         "chart_series": chart.series(),
         "periods": PERIODS,
