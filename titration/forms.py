@@ -43,13 +43,11 @@ class DoseEntryForm(forms.Form):
     formulation = forms.ChoiceField(choices=Formulation.choices)
     status = forms.ChoiceField(choices=DoseStatus.choices, initial=DoseStatus.TAKEN)
     notes = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    confirm_out_of_range = forms.BooleanField(
-        label="Confirm this dose outside the LDN range of 0.5–4.5 mg", required=False
-    )
+    confirm_out_of_range = forms.BooleanField(label="I have checked this dose: record it", required=False)
     # The dose the out-of-range warning was shown for: a confirmation holds only for that dose.
     confirmed_dose_mg = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
     override_reason = forms.CharField(
-        label="Reason for the out-of-range dose",
+        label="Reason for recording it",
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -67,11 +65,14 @@ class DoseEntryForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.patient = patient
         self.needs_confirmation = False
+        self.confirmation_reasons: list[rules.Finding] = []
         today = timezone.localdate()
         self.fields["taken_on"].initial = today
         self.fields["taken_on"].widget.attrs["max"] = today.isoformat()
         if expected is not None:
             self.fields["dose_mg"].initial = rules.format_number(expected)
+            # Shown read-only when the dose is marked missed: a missed entry stores no dose.
+            self.fields["dose_mg"].widget.attrs["data-expected"] = rules.format_number(expected)
         if plan:
             self.fields["formulation"].initial = plan.formulation
         self.helper = FormHelper()
@@ -108,13 +109,28 @@ class DoseEntryForm(forms.Form):
             self.needs_confirmation = True
         return cleaned
 
-    def ask_confirmation(self, message: str) -> None:
+    def ask_confirmation(self, message: str, findings: tuple[rules.Finding, ...] = ()) -> None:
         """Show why the dose needs a confirmation with a reason; it then holds for this dose only."""
-        self.needs_confirmation = True
+        self.show_confirmation(findings)
         self.data = self.data.copy()
         self.data["confirmed_dose_mg"] = self.data.get("dose_mg", "").strip()
         self.data["confirm_out_of_range"] = ""
         self.add_error("confirm_out_of_range", f"{message} {CONFIRM_HINT}")
+
+    def show_confirmation(self, findings: tuple[rules.Finding, ...]) -> None:
+        self.needs_confirmation = True
+        if findings:
+            self.confirmation_reasons = list(findings)
+
+    @property
+    def confirmation_title(self) -> str:
+        """The confirmation box's heading: what is wrong with the dose, in a few words."""
+        kinds = {f.kind for f in self.confirmation_reasons}
+        if rules.FlagKind.TENFOLD_CHANGE in kinds:
+            return "Possible decimal slip: ten times or a tenth of the dose it should be"
+        if rules.FlagKind.OUT_OF_RANGE in kinds:
+            return "Dose outside the LDN range of 0.5–4.5 mg"
+        return "This dose needs a confirmation"
 
 
 PRESETS = rules.PRESETS

@@ -53,11 +53,14 @@ _PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 class DoseError(ValueError):
-    """A dose that can never be stored (hard limit or unreadable)."""
+    """Text that is not a dose at all (not a plain number)."""
 
 
 def parse_dose(raw: str) -> Decimal:
-    """Read a dose typed by a clinician, in mg. Raises DoseError with a message for the form."""
+    """Read a dose typed by a clinician, in mg: only parsing; whether it can be a dose is ``assess_dose``'s.
+
+    Raises DoseError with a message for the form.
+    """
     text = raw.strip().lower().removesuffix("mg").strip()
     if not text:
         raise DoseError(NOT_A_NUMBER)
@@ -68,22 +71,21 @@ def parse_dose(raw: str) -> Decimal:
         # Only plain digits and one decimal point: Decimal() would also read "1_5" as 15 and "1e1" as 10.
         raise DoseError(NOT_A_NUMBER)
     try:
-        dose = Decimal(text)
+        return Decimal(text)
     except InvalidOperation:
         raise DoseError(NOT_A_NUMBER) from None
-    check_hard_limits(dose)
-    return dose
 
 
-def check_hard_limits(dose: Decimal) -> None:
-    """Raise DoseError for a dose no confirmation can allow."""
+def hard_limit_problem(dose: Decimal) -> str | None:
+    """Why no confirmation can allow ``dose`` (0 mg or less, above 50 mg, more than 2 decimals), or None."""
     if dose <= 0:
-        raise DoseError(NOT_POSITIVE)
+        return NOT_POSITIVE
     if dose > HARD_MAX_MG:
-        raise DoseError(ABOVE_HARD_MAX)
+        return ABOVE_HARD_MAX
     exponent = dose.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES:
-        raise DoseError(TOO_MANY_PLACES)
+        return TOO_MANY_PLACES
+    return None
 
 
 def format_dose(dose: Decimal | None) -> str:
@@ -469,10 +471,9 @@ def assess_dose(
         return Verdict(Outcome.ACCEPTED)
     if dose is None:
         return Verdict(Outcome.REFUSED, DOSE_REQUIRED, Problem.DOSE)
-    try:
-        check_hard_limits(dose)
-    except DoseError as exc:
-        return Verdict(Outcome.REFUSED, str(exc), Problem.DOSE)
+    hard_limit = hard_limit_problem(dose)
+    if hard_limit:
+        return Verdict(Outcome.REFUSED, hard_limit, Problem.DOSE)
     findings = tuple(dose_findings(dose, context))
     to_confirm = needs_confirmation(findings)
     if to_confirm and not confirmed:

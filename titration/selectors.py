@@ -16,7 +16,7 @@ from patients.access import patients_for
 from patients.models import Patient
 
 from . import course, outcomes, rules
-from .models import CheckIn, DoseEntry, DoseStatus, Flag, PlanStateChange, TitrationPlan
+from .models import CheckIn, DoseEntry, DoseStatus, Flag, FlagComment, PlanStateChange, TitrationPlan
 from .paging import PageNumbers, clamp_page
 
 HISTORY_DAYS_PER_PAGE = 30
@@ -94,6 +94,7 @@ class PatientSummary:
     state_change: PlanStateChange | None = None
     restart_gap_days: int | None = None
     course: course.Course | None = None
+    step_up_due: Decimal | None = None  # a step due today or overdue (the dashboard's step-up list)
 
 
 def patient_summary(patient: Patient, today: datetime.date, plans: list[TitrationPlan] | None = None) -> PatientSummary:
@@ -105,11 +106,7 @@ def patient_summary(patient: Patient, today: datetime.date, plans: list[Titratio
     _, walked = course.walk([e for e in facts.entries if e.day < today], facts.terms, facts.gap_days)
     context = walked.context_on(today)
     last_dose = DoseEntry.objects.live().filter(patient=patient, status=DoseStatus.TAKEN).order_by("-taken_on").first()
-    state_change = None
-    if plan is not None:
-        state_change = next(
-            (c for c in reversed(PlanStateChange.objects.filter(plan=plan).order_by("effective_on", "pk"))), None
-        )
+    _, state_change = plan_state_now(plan, today)
     return PatientSummary(
         plan=plan,
         last_dose=last_dose,
@@ -119,7 +116,21 @@ def patient_summary(patient: Patient, today: datetime.date, plans: list[Titratio
         state_change=state_change,
         restart_gap_days=context.restart_gap_days,
         course=walked,
+        step_up_due=walked.pending_step(today) if plan else None,
     )
+
+
+def plan_state_now(plan: TitrationPlan | None, today: datetime.date) -> tuple[rules.PlanState, PlanStateChange | None]:
+    """The plan's state today and the change that set it (None: titrating since the plan began)."""
+    if plan is None:
+        return rules.PlanState.TITRATING, None
+    change = (
+        PlanStateChange.objects.filter(plan=plan, effective_on__lte=today)
+        .select_related("changed_by")
+        .order_by("-effective_on", "-changed_at", "-pk")
+        .first()
+    )
+    return (rules.PlanState(change.state), change) if change else (rules.PlanState.TITRATING, None)
 
 
 def expected_doses(
@@ -264,12 +275,32 @@ def flag_queue(user: Any, *, severity: str | None = None, kind: str | None = Non
 
     ``severity`` and ``kind`` are checked against an allowlist; an unknown value filters nothing.
     """
-    flags = open_flags(user).select_related("patient", "dose_entry").order_by("-severity", "created_at", "pk")
+    flags = (
+        open_flags(user)
+        .select_related("patient", "dose_entry")
+        .prefetch_related(Prefetch("comments", queryset=FlagComment.objects.select_related("written_by")))
+        .order_by("-severity", "created_at", "pk")
+    )
     if severity in FLAG_SEVERITY_FILTERS:
         flags = flags.filter(severity=FLAG_SEVERITY_FILTERS[severity])
     if kind in FLAG_KIND_FILTERS:
         flags = flags.filter(kind=kind)
     return flags
+
+
+def open_info_flags_by_patient(user: Any, patients: list[Patient]) -> list[tuple[Patient, int]]:
+    """For the queue's "acknowledge all info flags" action: each listed patient's open info flags, how many."""
+    distinct = list({p.pk: p for p in patients}.values())
+    if not distinct:
+        return []
+    counts = dict(
+        open_flags(user)
+        .filter(patient__in=[p.pk for p in distinct], severity=rules.Severity.INFO)
+        .values_list("patient_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return [(p, counts[p.pk]) for p in distinct if counts.get(p.pk)]
 
 
 @dataclass

@@ -16,7 +16,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from patients.audit import bulk_create_audited, create_audited, save_audited
-from patients.concurrency import check_version, submitted_values
+from patients.concurrency import FieldChange, StaleEditError, check_version, display_value, submitted_values
 from patients.models import Patient
 
 from . import course, rules, selectors
@@ -53,12 +53,14 @@ VOIDED_NOTE = "Entry voided."
 
 
 class RecordError(Exception):
-    """A record that cannot be stored as given. ``problem`` says what is wrong (no form field names)."""
+    """A record that cannot be stored as given. ``problem`` says what is wrong (no form field names);
+    ``findings``: for a dose that needs a confirmation, the findings that need it (out of range, a slip)."""
 
-    def __init__(self, message: str, problem: str = "") -> None:
+    def __init__(self, message: str, problem: str = "", findings: tuple[rules.Finding, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.problem = problem
+        self.findings = tuple(f for f in findings if f in rules.needs_confirmation(findings))
 
 
 class Problem:
@@ -109,7 +111,10 @@ def plan_set(*, patient: Patient, by: Any, version: int | None = None, **fields:
         current = active_plan(locked)
         if current is not None:
             proposed = TitrationPlan(**{k: v for k, v in fields.items() if k in PLAN_FIELDS})
-            check_version(current, opened=version, submitted=submitted_values(proposed, PLAN_FIELDS))
+            try:
+                check_version(current, opened=version, submitted=submitted_values(proposed, PLAN_FIELDS))
+            except StaleEditError as exc:
+                raise _against_the_plan_opened(exc, opened=version, current=current) from None
     now = timezone.now()
     for old in patient.plans.filter(is_active=True):
         old.is_active, old.ended_at, old.ended_by = False, now, by
@@ -117,6 +122,24 @@ def plan_set(*, patient: Patient, by: Any, version: int | None = None, **fields:
     plan = create_audited(TitrationPlan, by=by, patient=patient, created_by=by, is_active=True, **fields)
     flags_reconcile(patient=locked, by=by, cause="the plan changed")
     return plan
+
+
+def _against_the_plan_opened(error: StaleEditError, *, opened: int, current: TitrationPlan) -> StaleEditError:
+    """A plan replaced meanwhile is another record: compare with the plan the user opened, not with nothing."""
+    row = TitrationPlan.history.filter(history_id=opened, patient_id=current.patient_id).first()  # type: ignore[attr-defined]
+    if row is None or row.id == current.pk:
+        return error
+    changes = []
+    for change in error.changes:
+        field = TitrationPlan._meta.get_field(change.name)
+        then = display_value(getattr(row, field.attname), field)
+        changes.append(FieldChange(change.name, change.label, then, change.current, change.submitted))
+    return StaleEditError(
+        changed_by=error.changed_by,
+        changed_at=error.changed_at,
+        current_version=error.current_version,
+        changes=[c for c in changes if c.changed_by_other or c.changed_by_you],
+    )
 
 
 @transaction.atomic
@@ -209,7 +232,7 @@ def _dose_record(
         override_reason=override_reason,
     )
     if not verdict.accepted:
-        raise RecordError(verdict.message, verdict.problem or "")
+        raise RecordError(verdict.message, verdict.problem or "", verdict.findings)
     confirmed_reason = override_reason.strip() if rules.needs_confirmation(verdict.findings) else ""
     plan = facts.plan_by_id.get(context.plan.plan_id) if context.plan else None
     fact = course.EntryFact(None, taken_on, taken, dose_mg if taken else None)
@@ -382,8 +405,14 @@ def flags_acknowledge_info(*, patient: Patient, by: Any, note: str) -> int:
     return len(flags)
 
 
+ROLE_CANNOT_COMMENT = "Your role cannot comment on flags."
+
+
+@transaction.atomic
 def flag_comment_add(*, flag: Flag, by: Any, text: str) -> FlagComment:
     """A comment on any flag, by either role; it leaves the flag open."""
+    if not by.has_perm("titration.add_flagcomment"):
+        raise RecordError(ROLE_CANNOT_COMMENT, Problem.PERMISSION)
     if not text.strip():
         raise RecordError(COMMENT_REQUIRED, Problem.NOTE)
     return create_audited(FlagComment, by=by, flag=flag, text=text.strip(), written_by=by)

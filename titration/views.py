@@ -5,6 +5,7 @@ import datetime
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -29,7 +30,7 @@ from .forms import (
     PlanStateForm,
     VoidForm,
 )
-from .models import CheckIn, DoseEntry, Flag
+from .models import CheckIn, DoseEntry, Flag, FlagComment
 from .rules import Severity, format_dose
 
 # Where each kind of refusal is shown on a form: the services know no form field names.
@@ -60,7 +61,12 @@ def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
     chart = chart_for(patient, plans, period, today)
     access_record(user=request.user, patient=patient, action=AccessLog.Action.VIEW, ip_address=client_ip(request))
     # The most severe open flags; the rest wait in the flag queue (the page's cost must not grow with them).
-    open_flags = selectors.open_flags(request.user).filter(patient=patient).order_by("-severity", "created_at")
+    open_flags = (
+        selectors.open_flags(request.user)
+        .filter(patient=patient)
+        .prefetch_related(Prefetch("comments", queryset=FlagComment.objects.select_related("written_by")))
+        .order_by("-severity", "created_at")
+    )
     context = {
         "patient": patient,
         "diagnoses": patient.diagnoses.select_related("condition"),
@@ -172,10 +178,11 @@ def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
             )
         except services.RecordError as exc:
             if exc.problem == services.Problem.CONFIRMATION:
-                form.ask_confirmation(exc.message)
+                form.ask_confirmation(exc.message, exc.findings)
             else:
                 form.add_error(DOSE_FIELDS.get(exc.problem), exc.message)
-                form.needs_confirmation = form.needs_confirmation or exc.problem == services.Problem.OVERRIDE_REASON
+                if exc.problem == services.Problem.OVERRIDE_REASON:
+                    form.show_confirmation(exc.findings)
         else:
             day = f"{entry.taken_on:%-d %b %Y}"
             if entry.dose_mg is None:
@@ -215,6 +222,7 @@ def plan_set(request: HttpRequest, patient: Patient) -> HttpResponse:
             messages.success(request, f"Titration plan set: {plan}.")
             return redirect(patient)
     previous = patient.plans.filter(is_active=False).select_related("created_by", "ended_by")
+    state, state_change = selectors.plan_state_now(current, timezone.localdate())
     return render(
         request,
         "titration/plan_form.html",
@@ -225,6 +233,9 @@ def plan_set(request: HttpRequest, patient: Patient) -> HttpResponse:
             "previous": previous,
             "presets": {key: {k: str(v) for k, v in preset.items()} for key, preset in PRESETS.items()},
             "state_form": PlanStateForm(),
+            "state_value": state.value,
+            "state_label": state.label,
+            "state_change": state_change,
         },
     )
 
@@ -261,6 +272,7 @@ def flag_queue(request: HttpRequest) -> HttpResponse:
         "titration/flag_queue.html",
         {
             "page": page,
+            "info_by_patient": selectors.open_info_flags_by_patient(request.user, [f.patient for f in page]),
             "severity": severity if severity in selectors.FLAG_SEVERITY_FILTERS else "",
             "kind": kind if kind in selectors.FLAG_KIND_FILTERS else "",
             "severities": list(selectors.FLAG_SEVERITY_FILTERS),
@@ -294,8 +306,14 @@ def flag_comment(request: HttpRequest, flag_id: int) -> HttpResponse:
     flag = get_object_or_404(Flag.objects.filter(patient__in=patients_for(request.user)), pk=flag_id)
     form = CommentForm(request.POST)
     if form.is_valid():
-        services.flag_comment_add(flag=flag, by=request.user, text=form.cleaned_data["text"])
-        messages.success(request, "Comment added.")
+        try:
+            services.flag_comment_add(flag=flag, by=request.user, text=form.cleaned_data["text"])
+        except services.RecordError as exc:
+            if exc.problem == services.Problem.PERMISSION:
+                raise PermissionDenied(exc.message) from exc
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Comment added.")
     else:
         messages.error(request, "Write the comment (2,000 characters at most).")
     return redirect(_safe_next(request) or "titration:flags")

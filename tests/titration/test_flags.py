@@ -62,10 +62,70 @@ def test_unknown_filters_filter_nothing(staff_client, flags, params):
     assert len(response.context["page"].object_list) == flags.count()
 
 
-def test_each_open_flag_carries_its_acknowledge_form(staff_client, flags):
-    page = staff_client.get("/flags/").content.decode()
+def test_each_open_flag_carries_its_acknowledge_and_comment_forms(staff_client, prescriber_client, flags):
+    staff_page = staff_client.get("/flags/").content.decode()
+    prescriber_page = prescriber_client.get("/flags/").content.decode()
     for flag in flags:
-        assert f'action="/flags/{flag.pk}/acknowledge/"' in page
+        assert f'action="/flags/{flag.pk}/comment/"' in staff_page
+        assert f'action="/flags/{flag.pk}/acknowledge/"' in prescriber_page
+        # Staff get no acknowledge form for a critical flag: only a prescriber may close it.
+        assert (f'action="/flags/{flag.pk}/acknowledge/"' in staff_page) is (flag.severity != Flag.Severity.CRITICAL)
+    assert "A prescriber acknowledges critical flags." in staff_page
+
+
+def test_both_roles_comment_on_a_flag_and_it_stays_open(staff_client, prescriber_client, staff, flags):
+    critical = flags.get(severity=Flag.Severity.CRITICAL)
+    response = staff_client.post(f"/flags/{critical.pk}/comment/", {"text": "Left a message for the patient"})
+    assert response.status_code == 302
+    prescriber_client.post(f"/flags/{critical.pk}/comment/", {"text": "Will call tomorrow"})
+    critical.refresh_from_db()
+    assert critical.is_open
+    first = critical.comments.first()
+    assert (first.written_by, first.text) == (staff, "Left a message for the patient")
+    assert critical.comments.count() == 2
+    page = staff_client.get("/flags/").content.decode()
+    assert "nurse.kim" in page and "Left a message for the patient" in page
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_an_empty_comment_is_refused(staff_client, flags, text):
+    flag = flags.first()
+    response = staff_client.post(f"/flags/{flag.pk}/comment/", {"text": text}, follow=True)
+    assert response.status_code == 200
+    assert not flag.comments.exists()
+
+
+def test_another_clinic_cannot_comment(outsider_client, flags):
+    flag = flags.first()
+    assert outsider_client.post(f"/flags/{flag.pk}/comment/", {"text": "x"}).status_code == 404
+    assert not flag.comments.exists()
+
+
+def test_all_open_info_flags_of_one_patient_are_acknowledged_with_one_note(staff_client, staff, patient, flags):
+    other = flags.get(severity=Flag.Severity.INFO).patient
+    page = staff_client.get("/flags/").content.decode()
+    assert f'action="/patients/{other.pk}/flags/acknowledge-info/"' in page
+    response = staff_client.post(
+        f"/patients/{other.pk}/flags/acknowledge-info/", {"note": "Dose changes agreed by phone"}
+    )
+    assert response.status_code == 302
+    info = flags.filter(patient=other, severity=Flag.Severity.INFO)
+    assert {(f.acknowledged_by, f.acknowledgement_note) for f in info} == {(staff, "Dose changes agreed by phone")}
+    assert all(f.is_open for f in flags.filter(patient=patient))  # the other patient's flags are untouched
+    assert all(f.is_open for f in flags.exclude(severity=Flag.Severity.INFO))
+
+
+def test_acknowledging_all_info_flags_needs_a_note(staff_client, flags):
+    other = flags.get(severity=Flag.Severity.INFO).patient
+    response = staff_client.post(f"/patients/{other.pk}/flags/acknowledge-info/", {"note": " "}, follow=True)
+    assert services.REASON_REQUIRED in response.content.decode()
+    assert flags.get(severity=Flag.Severity.INFO).is_open
+
+
+def test_another_clinic_cannot_acknowledge_all_info_flags(outsider_client, flags):
+    other = flags.get(severity=Flag.Severity.INFO).patient
+    assert outsider_client.post(f"/patients/{other.pk}/flags/acknowledge-info/", {"note": "x"}).status_code == 404
+    assert flags.get(severity=Flag.Severity.INFO).is_open
 
 
 def test_staff_acknowledge_a_warning_flag_with_a_note(staff_client, staff, flags):

@@ -26,9 +26,13 @@ class TestParseDose:
             ("1.50", "1.5"),
             ("3 mg", "3"),
             ("0.01", "0.01"),
+            ("0", "0"),  # a number: the assessment refuses it, the parser only reads it
+            ("-1", "-1"),
+            ("1.234", "1.234"),
+            ("500", "500"),
         ],
     )
-    def test_accepts_numbers_within_the_hard_limits(self, raw, expected):
+    def test_reads_plain_numbers(self, raw, expected):
         assert rules.parse_dose(raw) == d(expected)
 
     @pytest.mark.parametrize(
@@ -39,12 +43,6 @@ class TestParseDose:
             ("NaN", rules.NOT_A_NUMBER),
             ("Infinity", rules.NOT_A_NUMBER),
             ("1,5", rules.DECIMAL_COMMA),
-            ("0", rules.NOT_POSITIVE),
-            ("0.00", rules.NOT_POSITIVE),
-            ("-1", rules.NOT_POSITIVE),
-            ("1.234", rules.TOO_MANY_PLACES),
-            ("50.01", rules.ABOVE_HARD_MAX),
-            ("500", rules.ABOVE_HARD_MAX),
             ("1e-5", rules.NOT_A_NUMBER),
             ("1e1", rules.NOT_A_NUMBER),
             ("1_5", rules.NOT_A_NUMBER),
@@ -54,10 +52,46 @@ class TestParseDose:
             ("٣", rules.NOT_A_NUMBER),
         ],
     )
-    def test_refuses_what_can_never_be_a_dose(self, raw, message):
+    def test_refuses_what_is_not_a_number(self, raw, message):
         with pytest.raises(rules.DoseError) as caught:
             rules.parse_dose(raw)
         assert str(caught.value) == message
+
+
+class TestHardLimits:
+    @pytest.mark.parametrize(
+        ("dose", "message"),
+        [
+            ("0", rules.NOT_POSITIVE),
+            ("0.00", rules.NOT_POSITIVE),
+            ("-1", rules.NOT_POSITIVE),
+            ("1.234", rules.TOO_MANY_PLACES),
+            ("50.01", rules.ABOVE_HARD_MAX),
+            ("500", rules.ABOVE_HARD_MAX),
+        ],
+    )
+    def test_the_assessment_refuses_what_can_never_be_a_dose(self, dose, message):
+        day = datetime.date(2026, 3, 1)
+        verdict = rules.assess_dose(
+            dose=d(dose),
+            day=day,
+            taken=True,
+            context=rules.DoseContext(),
+            today=day,
+            born=datetime.date(1980, 1, 1),
+            day_has_entry=False,
+            confirmed=True,
+            override_reason="confirmed",
+        )
+        assert (verdict.outcome, verdict.message, verdict.problem) == (
+            rules.Outcome.REFUSED,
+            message,
+            rules.Problem.DOSE,
+        )
+
+    @pytest.mark.parametrize("dose", ["0.01", "50", "50.00", "1.25"])
+    def test_the_hard_limits_include_their_bounds(self, dose):
+        assert rules.hard_limit_problem(d(dose)) is None
 
 
 class TestRange:
