@@ -1,5 +1,7 @@
 """The CSV export of a patient's record: every dose entry and check-in, voided ones marked.
 
+A missed entry carries no dose (``dose_mg`` empty, ``status`` missed): it is never counted as taken. The
+expected dose of each day is the patient-paced one of ``titration.course``, the same the pages show.
 Cells a spreadsheet would run as a formula are neutralised in one place for every CSV: patients.csv_stream.
 """
 
@@ -11,13 +13,14 @@ from typing import Any
 from patients.csv_stream import csv_cell, csv_lines
 from patients.models import Patient
 
-from .models import CheckIn, DoseEntry
+from . import selectors
+from .models import CheckIn, DoseEntry, Flag
 
 HEADER = [
     "record",
     "date",
     "dose_mg",
-    "scheduled_dose_mg",
+    "expected_dose_mg",
     "status",
     "formulation",
     "pain_score",
@@ -38,7 +41,14 @@ neutralise = csv_cell  # a cell as the CSV writes it: numbers as numbers, formul
 
 
 def _flags(record: DoseEntry | CheckIn) -> str:
-    return "; ".join(f"{flag.kind}:{flag.get_severity_display().lower()}" for flag in record.flags.all())
+    """Each flag as ``kind:severity [state]``, for example ``tenfold_change:critical [entry voided]``."""
+    return "; ".join(
+        f"{flag.kind}:{flag.get_severity_display().lower()} [{_state(flag)}]" for flag in record.flags.all()
+    )
+
+
+def _state(flag: Flag) -> str:
+    return "open" if flag.is_open else str(Flag.ClosedAs(flag.closed_as).label).lower()
 
 
 def _common(record: DoseEntry | CheckIn) -> list[Any]:
@@ -54,6 +64,8 @@ def _common(record: DoseEntry | CheckIn) -> list[Any]:
 
 def rows(patient: Patient) -> Iterator[list[str]]:
     yield HEADER
+    days = DoseEntry.objects.filter(patient=patient).values_list("taken_on", flat=True).distinct()
+    expected = selectors.expected_doses(patient, list(patient.plans.all()), list(days))
     entries = (
         DoseEntry.objects.filter(patient=patient)
         .select_related("recorded_by", "voided_by")
@@ -61,7 +73,7 @@ def rows(patient: Patient) -> Iterator[list[str]]:
         .order_by("taken_on", "recorded_at")
     )
     for entry in entries.iterator(chunk_size=BATCH):
-        dose = [entry.dose_mg, entry.scheduled_dose_mg, entry.status, entry.formulation, "", "", ""]
+        dose = [entry.dose_mg, expected.get(entry.taken_on), entry.status, entry.formulation, "", "", ""]
         notes = [entry.notes, entry.override_reason, _flags(entry)]
         yield [neutralise(v) for v in ["dose", entry.taken_on.isoformat(), *dose, *notes, *_common(entry)]]
     checkins = (

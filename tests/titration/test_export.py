@@ -59,7 +59,8 @@ def test_every_dose_and_checkin_is_a_row(staff_client, record, today):
     assert "out_of_range:warning" in tenfold["flags"]
     assert checkin["pain_score"] == "6"
     assert checkin["side_effects"] == "Insomnia (severe)"
-    assert checkin["flags"] == "severe_side_effect:warning"
+    assert checkin["flags"] == "severe_side_effect:warning [open]"
+    assert "tenfold_change:critical [entry voided]" not in voided["flags"]  # the 1.50 entry had no flag
 
 
 def test_formula_cells_are_neutralised_and_text_is_quoted(staff_client, record):
@@ -105,3 +106,46 @@ def test_an_empty_record_has_only_the_header(staff_client, patient):
 def test_another_clinic_gets_404_and_nothing_is_logged(outsider_client, record):
     assert outsider_client.get(f"/patients/{record.pk}/export.csv").status_code == 404
     assert not AccessLog.objects.exists()
+
+
+def test_missed_entries_carry_no_dose_and_the_expected_dose_is_the_patient_paced_one(
+    staff_client, patient, prescriber, today
+):
+    import datetime
+
+    services.plan_set(
+        patient=patient,
+        by=prescriber,
+        start_date=today - datetime.timedelta(days=30),
+        starting_dose_mg=Decimal("0.5"),
+        step_mg=Decimal("0.5"),
+        step_interval_days=7,
+        target_dose_mg=Decimal("4.5"),
+    )
+    for n in (3, 2):
+        services.dose_record(
+            patient=patient, by=prescriber, taken_on=today - datetime.timedelta(days=n), dose_mg=Decimal("0.5")
+        )
+    services.dose_record(
+        patient=patient,
+        by=prescriber,
+        taken_on=today - datetime.timedelta(days=1),
+        dose_mg=Decimal("45"),  # typed with a missed status: never stored, never counted
+        status="missed",
+    )
+    _, rows = download(staff_client, patient)
+    assert [(row["dose_mg"], row["expected_dose_mg"], row["status"]) for row in rows] == [
+        ("0.5", "0.5", "taken"),  # the calendar of a plan started 30 days ago would say 2.5 mg
+        ("0.5", "0.5", "taken"),
+        ("", "0.5", "missed"),
+    ]
+
+
+def test_the_flags_column_names_each_flag_s_kind_severity_and_state(staff_client, record, prescriber):
+    from titration.models import DoseEntry
+
+    tenfold = DoseEntry.objects.get(dose_mg=Decimal("15"))
+    services.dose_void(entry=tenfold, by=prescriber, reason="decimal slip")
+    _, rows = download(staff_client, record)
+    voided_tenfold = next(row for row in rows if row["dose_mg"] == "15")
+    assert voided_tenfold["flags"] == "tenfold_change:critical [entry voided]; out_of_range:warning [entry voided]"
