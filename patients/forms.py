@@ -137,7 +137,11 @@ class PatientForm(VersionedFormMixin, forms.ModelForm):
                 "Conditions",
                 "conditions",
                 Div(
-                    *[Div(Field(name), css_class="col-md-4") for name in self._diagnosis_fields.values()],
+                    *[
+                        # diagnosis-date: static/js/diagnosis-dates.js shows it only for a ticked condition.
+                        Div(Field(name, wrapper_class="diagnosis-date"), css_class="col-md-4")
+                        for name in self._diagnosis_fields.values()
+                    ],
                     css_class="row",
                 ),
             ),
