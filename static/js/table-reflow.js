@@ -4,6 +4,8 @@
 (function () {
   "use strict";
 
+  var LONG_TEXT = 30;  // characters: about what half a 390 px card holds on two lines
+
   function text(element) {
     return element.textContent.replace(/\s+/g, " ").trim();
   }
@@ -28,8 +30,11 @@
         } else {
           cell.setAttribute("role", "cell");
           if (cell.colSpan === 1 && headings[column]) { cell.setAttribute("data-label", headings[column]); }
-          if (!text(cell) && !cell.querySelector("img, input, select, textarea, button")) {
+          var content = text(cell);
+          if (!content && !cell.querySelector("img, input, select, textarea, button")) {
             cell.classList.add("cell-empty");
+          } else if (content.length > LONG_TEXT) {
+            cell.classList.add("cell-wide");  // a sentence gets the card's full width
           }
         }
         column += cell.colSpan;
