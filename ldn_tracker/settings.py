@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "titration",
     "medications",
     "accounts",
+    "oauth2_provider",
+    "fhir_api",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +236,38 @@ STORAGES = {
 }
 
 SIMPLE_HISTORY_REVERT_DISABLED = True
+
+# The FHIR R4 API (fhir_api/, docs/fhir.md): OAuth 2.0 client credentials as SMART backend services use them.
+# Clients are registered by an administrator, each bound to one clinic, with the scopes it may ask for
+# (fhir_api.scopes). Access tokens live 5 minutes, as SMART backend services recommend; there are no refresh
+# tokens for this grant, and the token endpoint answers clients only, never a signed-in browser.
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 300,
+    "SCOPES_BACKEND_CLASS": "fhir_api.scopes.FhirClientScopes",
+    "OAUTH2_VALIDATOR_CLASS": "fhir_api.oauth.FhirOAuth2Validator",
+    "ERROR_RESPONSE_WITH_SCOPES": True,
+    # OAuth 2.0 Security Best Current Practice (RFC 9700) in full: only a checksum of each token is stored,
+    # tokens are accepted in the Authorization header only, and the grants and redirect URIs that it
+    # deprecates are refused (this API uses none of them).
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+# django-oauth-toolkit's own application model, named so that migrations can depend on it.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+# The identifier system of each clinic's MRNs in FHIR; "{clinic_id}" is replaced by the clinic's id.
+FHIR_MRN_SYSTEM = env_str("FHIR_MRN_SYSTEM", "urn:ldn-tracker:clinic:{clinic_id}:mrn")
+if "{clinic_id}" not in FHIR_MRN_SYSTEM:
+    raise ImproperlyConfigured("FHIR_MRN_SYSTEM must contain {clinic_id}: each clinic numbers its own patients.")
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/password/", account_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/two-factor/", include("accounts.urls")),
+    path("", include("fhir_api.urls")),
     path("", include("titration.urls")),
     path("", include("medications.urls")),
     path("", include("patients.urls")),

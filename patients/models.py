@@ -190,6 +190,8 @@ class AccessLog(models.Model):
         PATIENT_LIST = "patient_list", "Viewed the patient list"
         SEARCH = "search", "Searched the patients"
         FLAG_QUEUE = "flag_queue", "Viewed the flag queue"
+        FHIR_READ = "fhir_read", "Read through the FHIR API"
+        FHIR_EXPORT = "fhir_export", "Downloaded the FHIR bundle"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="access_logs", null=True, blank=True)

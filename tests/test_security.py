@@ -52,7 +52,18 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "accounts:two-factor-verify": {"get": (302, 302, 302), "post": (302, 302, 302)},  # nothing to verify
     "accounts:two-factor-disable": {"get": (405, 405, 405), "post": (302, 302, 302)},
     "accounts:two-factor-recovery-codes": {"get": (405, 405, 405), "post": (302, 302, 302)},
+    "fhir:download": {"get": (200, 200, 404), "post": (405, 405, 405)},
+    # The FHIR API takes OAuth tokens, never a session: signed in or not, no token is a 401 (tests/fhir).
+    "fhir:metadata": {"get": (200, 200, 200), "post": (405, 405, 405)},
+    "fhir:smart-configuration": {"get": (200, 200, 200), "post": (405, 405, 405)},
+    "fhir:token": {"get": (405, 405, 405), "post": (400, 400, 400)},  # no grant_type
+    "fhir:search": {"get": (401, 401, 401), "post": (405, 405, 405)},
+    "fhir:read": {"get": (401, 401, 401), "post": (405, 405, 405)},
+    "fhir:everything": {"get": (401, 401, 401), "post": (405, 405, 405)},
 }
+# Anonymous requests that are not sent to the sign-in page: the FHIR API's, answered as for everyone else.
+ANONYMOUS_EXPECTED = {name: statuses for name, statuses in EXPECTED.items() if name.startswith("fhir:")}
+del ANONYMOUS_EXPECTED["fhir:download"]
 
 CASES = [(name, method, role) for name, _ in named_patterns() for method in ("get", "post") for role in ROLES]
 
@@ -77,6 +88,8 @@ def world(patient, prescriber, staff, outsider, today):
             "checkin_id": checkin.pk,
             "medication_id": medication.pk,
             "flag_id": entry.flags.first().pk,
+            "resource_type": "Patient",
+            "resource_id": patient.pk,
         },
         "clients": {
             ANON: Client(),
@@ -93,6 +106,9 @@ def test_access_matrix(world, name, method, role):
     kwargs = {key: world["ids"][key] for key in dict(named_patterns())[name]}
     path = reverse(name, kwargs=kwargs)
     response = getattr(world["clients"][role], method)(path)
+    if role == ANON and name in ANONYMOUS_EXPECTED:
+        assert response.status_code == ANONYMOUS_EXPECTED[name][method][0], (name, method)
+        return
     if role == ANON:
         assert response.status_code == LOGIN, (name, method)
         assert response["Location"].startswith("/accounts/login/")
