@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -81,21 +81,21 @@ def fhir_client_register(*, name: str, clinic: Clinic, scopes: Iterable[str], by
     return client, secret
 
 
-def fhir_access_record(
-    *, client: FhirClient, ip_address: str | None, patient_ids: Iterable[int], counted: bool = True
-) -> None:
-    """Record in the access log that ``client`` read these patients' records: one row per patient, with how
-    many resources of theirs it got (``counted``); a search that found nothing is one row without a patient.
-    """
-    counts = Counter(patient_ids)
-    rows = [
+def fhir_access_record(*, client: FhirClient, ip_address: str | None, counts: Mapping[int | None, int | None]) -> None:
+    """Record in the access log that ``client`` read records: one row per patient (``None``: a search that found
+    nobody), with how many of their resources it was given (``None`` for a read by id)."""
+    AccessLog.objects.bulk_create(
         AccessLog(
             user=client.account,
             patient_id=patient_id,
             action=AccessLog.Action.FHIR_READ,
-            result_count=count if counted else None,
+            result_count=count,
             ip_address=ip_address or None,
         )
         for patient_id, count in counts.items()
-    ] or [AccessLog(user=client.account, action=AccessLog.Action.FHIR_READ, result_count=0, ip_address=ip_address)]
-    AccessLog.objects.bulk_create(rows)
+    )
+
+
+def search_counts(patient_ids: Iterable[int]) -> dict[int | None, int | None]:
+    """How many resources of each patient a search page gave: {None: 0} when it gave none."""
+    return dict(Counter(patient_ids)) or {None: 0}

@@ -159,9 +159,7 @@ def read(request: HttpRequest, resource_type: str, resource_id: str) -> HttpResp
     if found is None:
         raise FhirError(404, "not-found", NOT_FOUND.format(resource_type=resource_type, resource_id=resource_id[:64]))
     patient_id, resource = found
-    services.fhir_access_record(
-        client=grant.client, ip_address=client_ip(request), patient_ids=[patient_id], counted=False
-    )
+    services.fhir_access_record(client=grant.client, ip_address=client_ip(request), counts={patient_id: None})
     return fhir_response(resource)
 
 
@@ -189,9 +187,8 @@ def search(request: HttpRequest, resource_type: str) -> HttpResponse:
             for source in sources.SOURCES[resource_type]
         ]
     result = sources.page(selections, clinic_id=clinic_id, offset=query.offset, count=query.count, context=_context())
-    services.fhir_access_record(
-        client=grant.client, ip_address=client_ip(request), patient_ids=[pid for pid, _ in result.entries]
-    )
+    counts = services.search_counts(pid for pid, _ in result.entries)
+    services.fhir_access_record(client=grant.client, ip_address=client_ip(request), counts=counts)
     return fhir_response(_bundle(request, query, result, base_url(request)))
 
 
@@ -217,7 +214,8 @@ def everything(request: HttpRequest, patient_id: int) -> HttpResponse:
         raise FhirError(404, "not-found", NOT_FOUND.format(resource_type="Patient", resource_id=patient_id))
     types = tuple(t for t in query.types if may_read(grant.scopes, t))
     result = everything_page(patient_id, clinic_id, query, count=query.count, types=types)
-    services.fhir_access_record(client=grant.client, ip_address=client_ip(request), patient_ids=[patient_id])
+    counts = {patient_id: len(result.entries)}
+    services.fhir_access_record(client=grant.client, ip_address=client_ip(request), counts=counts)
     return fhir_response(_bundle(request, query, result, base_url(request)))
 
 
