@@ -334,10 +334,10 @@ def dose_findings(dose: Decimal, context: DoseContext) -> list[Finding]:
     references: list[tuple[Decimal, str]] = []
     if context.previous is not None:
         references.append((context.previous, "the previous dose"))
-    if context.expected is not None:
-        references.append((context.expected, "the expected dose for the day"))
     if context.is_first and plan is not None:
         references.append((plan.starting_dose_mg, "the plan's starting dose"))
+    if context.expected is not None:
+        references.append((context.expected, "the expected dose for the day"))
     slip = next((_slip(dose, ref, what) for ref, what in references if _tenfold(dose, ref)), None)
     if slip:
         findings.append(slip)
