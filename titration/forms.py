@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,17 +15,19 @@ from . import rules
 from .models import DoseStatus, Formulation, SideEffect, TitrationPlan
 
 CONFIRM_HINT = "Tick “confirm” and give the reason to record it anyway."
-LIQUID_NEEDS_CONCENTRATION = "Give the oral liquid's concentration in mg/mL (1 mg/mL is the most common)."
-PLAN_DOSE_OUT_OF_RANGE = (
-    "A plan's doses must be within the LDN range of 0.5–4.5 mg. Record a single dose outside it on the dose "
-    "form, with a confirmation and reason."
-)
-PLAN_STARTS_BEFORE_BIRTH = "The plan cannot start before the patient's date of birth."
-FIXED_DOSE_TARGET = "With a step of 0 mg the plan holds one dose: make the target equal to the starting dose."
-FUTURE_START_WITH_ACTIVE_PLAN = (
-    "The patient has an active plan, and saving replaces it today: start the new plan today or earlier, or "
-    "change it on the day it should start."
-)
+# The plan's messages are the rules' (``rules.plan_problems``); named here too for the tests and templates.
+PLAN_DOSE_OUT_OF_RANGE = rules.PLAN_DOSE_OUT_OF_RANGE
+PLAN_STARTS_BEFORE_BIRTH = rules.PLAN_STARTS_BEFORE_BIRTH
+FIXED_DOSE_TARGET = rules.FIXED_DOSE_TARGET
+FUTURE_START_WITH_ACTIVE_PLAN = rules.FUTURE_START_WITH_ACTIVE_PLAN
+LIQUID_NEEDS_CONCENTRATION = rules.LIQUID_NEEDS_CONCENTRATION
+STEP_OUTSIDE_LIMITS = rules.STEP_OUTSIDE_LIMITS
+LARGE_STEP_NEEDS_CONFIRMATION = rules.LARGE_STEP_NEEDS_CONFIRMATION
+INTERVAL_OUTSIDE_LIMITS = rules.INTERVAL_OUTSIDE_LIMITS
+CONCENTRATION_OUTSIDE_LIMITS = rules.CONCENTRATION_OUTSIDE_LIMITS
+START_TOO_FAR_BACK = rules.START_TOO_FAR_BACK
+# Where each part of a plan is shown on the form.
+PLAN_PART_FIELDS = {rules.PlanPart.STEP_CONFIRMATION: "confirm_large_step"}
 
 
 class DoseEntryForm(forms.Form):
@@ -138,15 +139,6 @@ PRESET_FIELDS = rules.PRESET_FIELDS
 CUSTOM = "custom"
 
 
-STEP_OUTSIDE_LIMITS = "The step must be between 0.1 mg and 1.5 mg (0 mg for a fixed dose)."
-LARGE_STEP_NEEDS_CONFIRMATION = (
-    "A step above 1.5 mg is larger than any common LDN protocol: tick “confirm” and give the reason to save it."
-)
-INTERVAL_OUTSIDE_LIMITS = "Days between steps must be between 3 and 90."
-CONCENTRATION_OUTSIDE_LIMITS = "The concentration must be between 0.1 and 10 mg/mL (1 mg/mL is the most common)."
-START_TOO_FAR_BACK = "The plan cannot start more than a year ago."
-
-
 class PlanForm(VersionedFormMixin, forms.ModelForm):
     """Set a titration plan from a preset (blank numbers take the preset's) or a custom one.
 
@@ -238,44 +230,29 @@ class PlanForm(VersionedFormMixin, forms.ModelForm):
                     cleaned[name] = PRESETS[preset][name]
                 else:
                     self.add_error(name, "This field is required for a custom plan.")
-        for name in ("starting_dose_mg", "target_dose_mg"):
-            dose = cleaned.get(name)
-            if dose is not None and rules.out_of_range_message(dose):
-                self.add_error(name, PLAN_DOSE_OUT_OF_RANGE)
         step = cleaned.get("step_mg")
-        if step is not None and (step < 0 or Decimal(0) < step < rules.PLAN_STEP_MIN_MG or step > rules.LDN_MAX_MG):
-            self.add_error("step_mg", STEP_OUTSIDE_LIMITS)
-        elif (
-            step is not None
-            and step > rules.PLAN_STEP_MAX_MG
-            and not (cleaned.get("confirm_large_step") and (cleaned.get("step_override_reason") or "").strip())
-        ):
-            self.add_error("confirm_large_step", LARGE_STEP_NEEDS_CONFIRMATION)
+        confirmed = bool(cleaned.get("confirm_large_step") and (cleaned.get("step_override_reason") or "").strip())
+        liquid = cleaned.get("formulation") == Formulation.LIQUID
+        draft = rules.PlanDraft(
+            start_date=cleaned.get("start_date"),
+            starting_dose_mg=cleaned.get("starting_dose_mg"),
+            step_mg=step,
+            step_interval_days=cleaned.get("step_interval_days"),
+            target_dose_mg=cleaned.get("target_dose_mg"),
+            liquid=liquid,
+            concentration_mg_per_ml=cleaned.get("liquid_concentration_mg_per_ml"),
+            large_step_confirmed=confirmed,
+        )
+        problems = rules.plan_problems(
+            draft, today=timezone.localdate(), born=self.patient.date_of_birth, replaces_a_plan=self.current is not None
+        )
+        for part, message in problems:
+            name = PLAN_PART_FIELDS.get(part, part.value)
+            if name not in self.errors or message not in self.errors[name]:
+                self.add_error(name, message)
         if step is not None and step <= rules.PLAN_STEP_MAX_MG:
             cleaned["step_override_reason"] = ""
-        starting, target = cleaned.get("starting_dose_mg"), cleaned.get("target_dose_mg")
-        if step == 0 and starting is not None and target is not None and starting != target:
-            self.add_error("target_dose_mg", FIXED_DOSE_TARGET)
-        interval = cleaned.get("step_interval_days")
-        if interval is not None and not rules.PLAN_INTERVAL_MIN_DAYS <= interval <= rules.PLAN_INTERVAL_MAX_DAYS:
-            self.add_error("step_interval_days", INTERVAL_OUTSIDE_LIMITS)
-        start = cleaned.get("start_date")
-        if start and start < self.patient.date_of_birth:
-            self.add_error("start_date", PLAN_STARTS_BEFORE_BIRTH)
-        elif start and start < timezone.localdate() - datetime.timedelta(days=rules.PLAN_START_MAX_DAYS_BACK):
-            self.add_error("start_date", START_TOO_FAR_BACK)
-        if start and start > timezone.localdate() + datetime.timedelta(days=365):
-            self.add_error("start_date", "The plan cannot start more than a year from today.")
-        elif start and start > timezone.localdate() and self.current is not None:
-            # Saving ends the current plan now: a later start would leave the patient without a plan.
-            self.add_error("start_date", FUTURE_START_WITH_ACTIVE_PLAN)
-        if cleaned.get("formulation") == Formulation.LIQUID:
-            concentration = cleaned.get("liquid_concentration_mg_per_ml")
-            if not concentration or concentration <= 0:
-                self.add_error("liquid_concentration_mg_per_ml", LIQUID_NEEDS_CONCENTRATION)
-            elif not rules.CONCENTRATION_MIN_MG_PER_ML <= concentration <= rules.CONCENTRATION_MAX_MG_PER_ML:
-                self.add_error("liquid_concentration_mg_per_ml", CONCENTRATION_OUTSIDE_LIMITS)
-        else:
+        if not liquid:
             cleaned["liquid_concentration_mg_per_ml"] = None
         return cleaned
 

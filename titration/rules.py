@@ -215,6 +215,98 @@ class PlanTerms:
         return low <= dose <= high
 
 
+PLAN_DOSE_OUT_OF_RANGE = (
+    "A plan's doses must be within the LDN range of 0.5–4.5 mg. Record a single dose outside it on the dose "
+    "form, with a confirmation and reason."
+)
+PLAN_STARTS_BEFORE_BIRTH = "The plan cannot start before the patient's date of birth."
+FIXED_DOSE_TARGET = "With a step of 0 mg the plan holds one dose: make the target equal to the starting dose."
+FUTURE_START_WITH_ACTIVE_PLAN = (
+    "The patient has an active plan, and saving replaces it today: start the new plan today or earlier, or "
+    "change it on the day it should start."
+)
+STEP_OUTSIDE_LIMITS = "The step must be between 0.1 mg and 1.5 mg (0 mg for a fixed dose)."
+LARGE_STEP_NEEDS_CONFIRMATION = (
+    "A step above 1.5 mg is larger than any common LDN protocol: tick “confirm” and give the reason to save it."
+)
+INTERVAL_OUTSIDE_LIMITS = "Days between steps must be between 3 and 90."
+LIQUID_NEEDS_CONCENTRATION = "Give the oral liquid's concentration in mg/mL (1 mg/mL is the most common)."
+CONCENTRATION_OUTSIDE_LIMITS = "The concentration must be between 0.1 and 10 mg/mL (1 mg/mL is the most common)."
+START_TOO_FAR_BACK = "The plan cannot start more than a year ago."
+START_TOO_FAR_AHEAD = "The plan cannot start more than a year from today."
+
+
+class PlanPart(StrEnum):
+    """The part of a plan a problem is about (the plan's own attribute names)."""
+
+    START = "start_date"
+    STARTING_DOSE = "starting_dose_mg"
+    STEP = "step_mg"
+    STEP_CONFIRMATION = "step_confirmation"
+    INTERVAL = "step_interval_days"
+    TARGET = "target_dose_mg"
+    CONCENTRATION = "liquid_concentration_mg_per_ml"
+
+
+@dataclass(frozen=True)
+class PlanDraft:
+    """A plan as entered, before it is saved; None where a number is missing."""
+
+    start_date: datetime.date | None
+    starting_dose_mg: Decimal | None
+    step_mg: Decimal | None
+    step_interval_days: int | None
+    target_dose_mg: Decimal | None
+    liquid: bool = False
+    concentration_mg_per_ml: Decimal | None = None
+    large_step_confirmed: bool = False  # a step above 1.5 mg confirmed with a reason
+
+
+def plan_problems(
+    draft: PlanDraft, *, today: datetime.date, born: datetime.date, replaces_a_plan: bool
+) -> list[tuple[PlanPart, str]]:
+    """Why a plan cannot be saved as entered: the plan sanity limits (clinical reference, "Titration").
+
+    Doses within the LDN range 0.5–4.5 mg; a step of 0.1–1.5 mg (liquid allows 0.1 mg steps; 1.5 mg is the
+    largest common protocol step), or 0 for a fixed dose, a larger one (to 4.5 mg) only confirmed with a
+    reason; 3–90 days between steps; a liquid of 0.1–10 mg/mL (1 mg/mL is usual); a start at most a year
+    back or ahead, not before birth, and not in the future while it replaces an active plan.
+    """
+    problems: list[tuple[PlanPart, str]] = []
+    for part, dose in ((PlanPart.STARTING_DOSE, draft.starting_dose_mg), (PlanPart.TARGET, draft.target_dose_mg)):
+        if dose is not None and out_of_range_message(dose):
+            problems.append((part, PLAN_DOSE_OUT_OF_RANGE))
+    step = draft.step_mg
+    if step is not None and (step < 0 or 0 < step < PLAN_STEP_MIN_MG or step > LDN_MAX_MG):
+        problems.append((PlanPart.STEP, STEP_OUTSIDE_LIMITS))
+    elif step is not None and step > PLAN_STEP_MAX_MG and not draft.large_step_confirmed:
+        problems.append((PlanPart.STEP_CONFIRMATION, LARGE_STEP_NEEDS_CONFIRMATION))
+    starting, target = draft.starting_dose_mg, draft.target_dose_mg
+    if step == 0 and starting is not None and target is not None and starting != target:
+        problems.append((PlanPart.TARGET, FIXED_DOSE_TARGET))
+    interval = draft.step_interval_days
+    if interval is not None and not PLAN_INTERVAL_MIN_DAYS <= interval <= PLAN_INTERVAL_MAX_DAYS:
+        problems.append((PlanPart.INTERVAL, INTERVAL_OUTSIDE_LIMITS))
+    start = draft.start_date
+    if start is not None:
+        if start < born:
+            problems.append((PlanPart.START, PLAN_STARTS_BEFORE_BIRTH))
+        elif start < today - datetime.timedelta(days=PLAN_START_MAX_DAYS_BACK):
+            problems.append((PlanPart.START, START_TOO_FAR_BACK))
+        if start > today + datetime.timedelta(days=PLAN_START_MAX_DAYS_BACK):
+            problems.append((PlanPart.START, START_TOO_FAR_AHEAD))
+        elif start > today and replaces_a_plan:
+            # Saving ends the current plan now: a later start would leave the patient without a plan.
+            problems.append((PlanPart.START, FUTURE_START_WITH_ACTIVE_PLAN))
+    if draft.liquid:
+        concentration = draft.concentration_mg_per_ml
+        if not concentration or concentration <= 0:
+            problems.append((PlanPart.CONCENTRATION, LIQUID_NEEDS_CONCENTRATION))
+        elif not CONCENTRATION_MIN_MG_PER_ML <= concentration <= CONCENTRATION_MAX_MG_PER_ML:
+            problems.append((PlanPart.CONCENTRATION, CONCENTRATION_OUTSIDE_LIMITS))
+    return problems
+
+
 def plan_in_force(plans: Sequence[PlanTerms], day: datetime.date) -> PlanTerms | None:
     """The plan that applied on ``day``: the latest (in the order given) whose span covers it.
 
@@ -269,6 +361,43 @@ class Finding:
     kind: FlagKind
     severity: Severity
     message: str
+
+
+SEVERE_SIDE_EFFECT_SEVERITY = "severe"
+CRITICAL_NOTE_MIN_WORDS = 3
+CRITICAL_NEEDS_PRESCRIBER = "Only a prescriber can acknowledge a critical flag."
+CRITICAL_NOTE_TOO_SHORT = "Acknowledging a critical flag needs a note of at least a few words: what was checked."
+ROLE_CANNOT_ACKNOWLEDGE = "Your role cannot acknowledge flags."
+# The worklist's "no dose taken for a week": a week without LDN usually means restarting low (clinical
+# reference, "Restarting and holding"), so the clinic calls before that happens.
+STALE_AFTER_DAYS = 7
+
+
+def side_effect_finding(label: str, severity: str, day: datetime.date) -> Finding | None:
+    """A severe side effect reported at a check-in is a warning (clinical reference, "Side effects": usually
+    mild and transient, so a severe one deserves a look); mild and moderate ones raise nothing."""
+    if severity != SEVERE_SIDE_EFFECT_SEVERITY:
+        return None
+    return Finding(
+        FlagKind.SEVERE_SIDE_EFFECT,
+        Severity.WARNING,
+        f"Severe {label.lower()} reported at the check-in of {day:%-d %b %Y}.",
+    )
+
+
+def acknowledgement_problem(
+    severity: Severity, note: str, *, may_acknowledge: bool, may_acknowledge_critical: bool
+) -> str | None:
+    """Why a flag cannot be closed as acknowledged, or None. A critical flag: prescribers only, with a note of
+    at least a few words saying what was checked (few, specific alerts that explain themselves: clinical
+    reference, "Alert fatigue"); info and warning flags: either role, any note."""
+    if severity == Severity.CRITICAL:
+        if not may_acknowledge_critical:
+            return CRITICAL_NEEDS_PRESCRIBER
+        if len(note.split()) < CRITICAL_NOTE_MIN_WORDS:
+            return CRITICAL_NOTE_TOO_SHORT
+        return None
+    return None if may_acknowledge else ROLE_CANNOT_ACKNOWLEDGE
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .models import CheckIn, DoseEntry, DoseStatus, Flag, FlagComment, PlanState
 from .paging import PageNumbers, clamp_page
 
 HISTORY_DAYS_PER_PAGE = 30
-STALE_AFTER_DAYS = 7
+STALE_AFTER_DAYS = rules.STALE_AFTER_DAYS
 
 
 def plan_terms(plans: list[TitrationPlan], states: list[PlanStateChange]) -> list[rules.PlanTerms]:

@@ -42,13 +42,13 @@ ALREADY_VOIDED = "This entry was already voided."
 ALREADY_ACKNOWLEDGED = "This flag was already acknowledged."
 REASON_REQUIRED = "Give a reason."
 DUPLICATE_CHECKIN_DAY = "A check-in is already recorded for this day. Void it first if it is wrong."
-CRITICAL_NEEDS_PRESCRIBER = "Only a prescriber can acknowledge a critical flag."
-CRITICAL_NOTE_TOO_SHORT = "Acknowledging a critical flag needs a note of at least a few words: what was checked."
-ROLE_CANNOT_ACKNOWLEDGE = "Your role cannot acknowledge flags."
+CRITICAL_NEEDS_PRESCRIBER = rules.CRITICAL_NEEDS_PRESCRIBER
+CRITICAL_NOTE_TOO_SHORT = rules.CRITICAL_NOTE_TOO_SHORT
+ROLE_CANNOT_ACKNOWLEDGE = rules.ROLE_CANNOT_ACKNOWLEDGE
 COMMENT_REQUIRED = "Write the comment."
 NO_PLAN = "The patient has no active plan."
 STATE_UNCHANGED = "The plan is already in that state."
-CRITICAL_NOTE_MIN_WORDS = 3
+CRITICAL_NOTE_MIN_WORDS = rules.CRITICAL_NOTE_MIN_WORDS
 VOIDED_NOTE = "Entry voided."
 
 
@@ -352,23 +352,20 @@ def dose_void(*, entry: DoseEntry, by: Any, reason: str) -> DoseEntry:
     return voided
 
 
-def _can_acknowledge(flag: Flag, by: Any) -> None:
-    if flag.is_critical:
-        if not by.has_perm("titration.acknowledge_critical_flag"):
-            raise RecordError(CRITICAL_NEEDS_PRESCRIBER, Problem.PERMISSION)
-    elif not by.has_perm("titration.acknowledge_flag"):
-        raise RecordError(ROLE_CANNOT_ACKNOWLEDGE, Problem.PERMISSION)
-
-
 @transaction.atomic
 def flag_acknowledge(*, flag: Flag, by: Any, note: str = "") -> Flag:
     """Close a flag as acknowledged. A critical flag: prescribers only, with a note of a few words."""
     locked = Flag.objects.select_for_update().get(pk=flag.pk)
     if not locked.is_open:
         raise RecordError(ALREADY_ACKNOWLEDGED, Problem.NOTE)
-    _can_acknowledge(locked, by)
-    if locked.is_critical and len(note.split()) < CRITICAL_NOTE_MIN_WORDS:
-        raise RecordError(CRITICAL_NOTE_TOO_SHORT, Problem.NOTE)
+    problem = rules.acknowledgement_problem(
+        rules.Severity(locked.severity),
+        note,
+        may_acknowledge=by.has_perm("titration.acknowledge_flag"),
+        may_acknowledge_critical=by.has_perm("titration.acknowledge_critical_flag"),
+    )
+    if problem:
+        raise RecordError(problem, Problem.NOTE if problem == CRITICAL_NOTE_TOO_SHORT else Problem.PERMISSION)
     _close(locked, by, timezone.now(), Flag.ClosedAs.ACKNOWLEDGED, note.strip())
     save_audited(
         locked,
@@ -465,17 +462,12 @@ def checkin_record(
                 ],
                 by=by,
             )
+            findings = [rules.side_effect_finding(effect.label, effect.severity, checked_on) for effect in effects]
             flags = bulk_create_audited(
                 [
-                    Flag(
-                        patient=patient,
-                        checkin=checkin,
-                        kind=rules.FlagKind.SEVERE_SIDE_EFFECT,
-                        severity=rules.Severity.WARNING,
-                        message=f"Severe {effect.label.lower()} reported at the check-in of {checked_on:%-d %b %Y}.",
-                    )
-                    for effect in effects
-                    if effect.severity == SideEffect.Severity.SEVERE
+                    Flag(patient=patient, checkin=checkin, kind=f.kind, severity=f.severity, message=f.message)
+                    for f in findings
+                    if f is not None
                 ],
                 by=by,
             )

@@ -337,3 +337,101 @@ def test_a_missed_dose_is_never_range_checked():
         day_has_entry=False,
     )
     assert verdict.accepted and verdict.findings == ()
+
+
+class TestPlanProblems:
+    TODAY = datetime.date(2026, 3, 9)
+    BORN = datetime.date(1980, 6, 1)
+
+    def problems(self, replaces=False, **changes):
+        draft = {
+            "start_date": self.TODAY,
+            "starting_dose_mg": d("0.5"),
+            "step_mg": d("0.5"),
+            "step_interval_days": 7,
+            "target_dose_mg": d("4.5"),
+        }
+        draft.update(changes)
+        return rules.plan_problems(rules.PlanDraft(**draft), today=self.TODAY, born=self.BORN, replaces_a_plan=replaces)
+
+    @pytest.mark.parametrize(
+        ("changes", "part", "message"),
+        [
+            ({"starting_dose_mg": d("0.49")}, rules.PlanPart.STARTING_DOSE, rules.PLAN_DOSE_OUT_OF_RANGE),
+            ({"target_dose_mg": d("4.51")}, rules.PlanPart.TARGET, rules.PLAN_DOSE_OUT_OF_RANGE),
+            ({"step_mg": d("0.09")}, rules.PlanPart.STEP, rules.STEP_OUTSIDE_LIMITS),
+            ({"step_mg": d("-0.5")}, rules.PlanPart.STEP, rules.STEP_OUTSIDE_LIMITS),
+            ({"step_mg": d("4.51")}, rules.PlanPart.STEP, rules.STEP_OUTSIDE_LIMITS),
+            ({"step_mg": d("1.51")}, rules.PlanPart.STEP_CONFIRMATION, rules.LARGE_STEP_NEEDS_CONFIRMATION),
+            ({"step_mg": d("0"), "target_dose_mg": d("1")}, rules.PlanPart.TARGET, rules.FIXED_DOSE_TARGET),
+            ({"step_interval_days": 2}, rules.PlanPart.INTERVAL, rules.INTERVAL_OUTSIDE_LIMITS),
+            ({"step_interval_days": 91}, rules.PlanPart.INTERVAL, rules.INTERVAL_OUTSIDE_LIMITS),
+            ({"liquid": True}, rules.PlanPart.CONCENTRATION, rules.LIQUID_NEEDS_CONCENTRATION),
+            (
+                {"liquid": True, "concentration_mg_per_ml": d("0.09")},
+                rules.PlanPart.CONCENTRATION,
+                rules.CONCENTRATION_OUTSIDE_LIMITS,
+            ),
+            (
+                {"liquid": True, "concentration_mg_per_ml": d("10.01")},
+                rules.PlanPart.CONCENTRATION,
+                rules.CONCENTRATION_OUTSIDE_LIMITS,
+            ),
+            ({"start_date": datetime.date(1980, 5, 31)}, rules.PlanPart.START, rules.PLAN_STARTS_BEFORE_BIRTH),
+            ({"start_date": datetime.date(2025, 3, 8)}, rules.PlanPart.START, rules.START_TOO_FAR_BACK),
+            ({"start_date": datetime.date(2027, 3, 10)}, rules.PlanPart.START, rules.START_TOO_FAR_AHEAD),
+        ],
+    )
+    def test_each_limit_refuses_just_past_its_bound(self, changes, part, message):
+        assert self.problems(**changes) == [(part, message)]
+
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"step_mg": d("0.1")},
+            {"step_mg": d("1.5")},
+            {"step_mg": d("0"), "starting_dose_mg": d("3"), "target_dose_mg": d("3")},
+            {"step_mg": d("3"), "large_step_confirmed": True},
+            {"step_interval_days": 3},
+            {"step_interval_days": 90},
+            {"liquid": True, "concentration_mg_per_ml": d("0.1")},
+            {"liquid": True, "concentration_mg_per_ml": d("10")},
+            {"start_date": datetime.date(2025, 3, 9)},  # exactly a year back
+            {"start_date": datetime.date(2026, 3, 10)},  # tomorrow, with no plan to replace
+        ],
+    )
+    def test_the_limits_include_their_bounds(self, changes):
+        assert self.problems(**changes) == []
+
+    def test_a_future_start_cannot_replace_an_active_plan(self):
+        tomorrow = datetime.date(2026, 3, 10)
+        assert self.problems(replaces=True, start_date=tomorrow) == [
+            (rules.PlanPart.START, rules.FUTURE_START_WITH_ACTIVE_PLAN)
+        ]
+
+
+@pytest.mark.parametrize(
+    ("severity", "note", "may", "may_critical", "problem"),
+    [
+        (Severity.CRITICAL, "checked with the patient", True, False, rules.CRITICAL_NEEDS_PRESCRIBER),
+        (Severity.CRITICAL, "", True, True, rules.CRITICAL_NOTE_TOO_SHORT),
+        (Severity.CRITICAL, "checked it", True, True, rules.CRITICAL_NOTE_TOO_SHORT),
+        (Severity.CRITICAL, "checked it twice", True, True, None),
+        (Severity.WARNING, "", True, False, None),
+        (Severity.INFO, "", False, False, rules.ROLE_CANNOT_ACKNOWLEDGE),
+    ],
+)
+def test_who_may_acknowledge_a_flag_and_with_what_note(severity, note, may, may_critical, problem):
+    assert (
+        rules.acknowledgement_problem(severity, note, may_acknowledge=may, may_acknowledge_critical=may_critical)
+        == problem
+    )
+
+
+@pytest.mark.parametrize(("severity", "flagged"), [("mild", False), ("moderate", False), ("severe", True)])
+def test_only_a_severe_side_effect_is_a_warning(severity, flagged):
+    finding = rules.side_effect_finding("Insomnia", severity, datetime.date(2026, 3, 9))
+    assert (finding is not None) is flagged
+    if finding:
+        assert (finding.kind, finding.severity) == (FlagKind.SEVERE_SIDE_EFFECT, Severity.WARNING)
+        assert finding.message == "Severe insomnia reported at the check-in of 9 Mar 2026."
