@@ -277,6 +277,7 @@ def medication_request(plan: TitrationPlan, *, today: datetime.date) -> Resource
             )
         )
     state = _state_now(plan, today)
+    status = medication_request_status(plan, state.state if state else None)
     notes = [{"text": plan.notes}] if plan.notes else []
     notes += [
         {
@@ -291,8 +292,9 @@ def medication_request(plan: TitrationPlan, *, today: datetime.date) -> Resource
         {
             "resourceType": "MedicationRequest",
             "id": str(plan.pk),
-            "status": medication_request_status(plan, state.state if state else None),
-            "statusReason": {"text": state.reason} if state and state.state != PlanState.TITRATING else None,
+            "status": status,
+            # Why it is paused or stopped; holding at the best-tolerated dose is the plan going on (a note).
+            "statusReason": {"text": state.reason} if state and status in ("on-hold", "stopped") else None,
             "intent": "order",
             "medicationCodeableConcept": naltrexone(plan.formulation, concentration),
             "subject": ref("Patient", plan.patient_id),
@@ -321,10 +323,16 @@ def medication_administration(entry: DoseEntry) -> Resource:
     """
     plan = entry.plan
     concentration = plan.liquid_concentration_mg_per_ml if plan is not None else None
-    dosage: Resource = {"route": route(entry.formulation)}
+    dosage = None  # a missed dose has none (FHIR: a dosage needs a dose or a rate)
     if entry.dose_mg is not None:
         volume = liquid_volume(entry.dose_mg, entry.formulation, concentration)
-        dosage.update(text=f"{format_dose(entry.dose_mg)}{volume}", dose=mg(entry.dose_mg))
+        dosage = _drop_empty(
+            {
+                "text": f"{format_dose(entry.dose_mg)}{volume}",
+                "route": route(entry.formulation),
+                "dose": mg(entry.dose_mg),
+            }
+        )
     notes = [{"text": entry.notes}] if entry.notes else []
     if entry.override_reason:
         notes.append({"text": f"Dose outside 0.5–4.5 mg confirmed: {entry.override_reason}"})
@@ -341,7 +349,7 @@ def medication_administration(entry: DoseEntry) -> Resource:
             "effectiveDateTime": entry.taken_on.isoformat(),
             "request": ref("MedicationRequest", entry.plan_id) if entry.plan_id else None,
             "note": notes,
-            "dosage": _drop_empty(dosage),
+            "dosage": dosage,
         }
     )
 

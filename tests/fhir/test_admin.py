@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from fhir_api.models import FhirClient
@@ -68,3 +70,31 @@ def test_the_admin_changes_scopes_and_deactivates_but_never_deletes_a_client(adm
     assert admin_client.post(f"/admin/fhir_api/fhirclient/{client.pk}/delete/", {"post": "yes"}).status_code == 403
     assert FhirClient.objects.filter(pk=client.pk).exists()
     assert client.history.count() == 2  # registered, then changed
+
+
+@pytest.mark.django_db
+def test_the_command_registers_a_client_and_prints_its_credentials_once(clinic):
+    out = io.StringIO()
+    call_command(
+        "fhir_client_register",
+        "North EHR",
+        "--clinic",
+        clinic.name,
+        "--scope",
+        "system/Patient.read",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    lines = dict(line.split("=", 1) for line in out.getvalue().split())
+    client = FhirClient.objects.get()
+    assert lines["client_id"] == client.application.client_id
+    assert (client.clinic, client.scopes) == (clinic, "system/Patient.read")
+    response = Client().post(
+        "/fhir/auth/token",
+        {"grant_type": "client_credentials", "client_id": lines["client_id"], "client_secret": lines["client_secret"]},
+    )
+    assert response.status_code == 200
+    with pytest.raises(CommandError, match="No clinic"):
+        call_command("fhir_client_register", "Other", "--clinic", "Nowhere", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="already registered"):
+        call_command("fhir_client_register", "North EHR", "--clinic", clinic.name, stdout=io.StringIO())

@@ -182,7 +182,8 @@ def test_each_dose_entry_is_a_medication_administration_with_its_status(record):
     assert taken["effectiveDateTime"] == record["taken"].taken_on.isoformat()
     assert taken["request"] == {"reference": f"MedicationRequest/{record['plan'].pk}"}
     assert missed["status"] == "not-done"
-    assert "dose" not in missed["dosage"]
+    assert missed["statusReason"] == [{"text": "Dose missed"}]
+    assert "dosage" not in missed
     assert voided["status"] == "entered-in-error"
     assert voided["note"][-1]["text"] == "Voided: transcription error"
 
