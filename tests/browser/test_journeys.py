@@ -52,19 +52,21 @@ def test_a_prescriber_registers_a_patient_sets_a_plan_and_logs_doses(page, live_
         expect(page.locator(".alert-success")).to_contain_text("0.5 mg")
 
     page.click("text=Log a dose")
-    log_dose(page, today - datetime.timedelta(days=3), "6")
+    log_dose(page, today - datetime.timedelta(days=3), "0.25")
     warning = page.locator("#id_confirm_out_of_range").locator("xpath=ancestor::fieldset")
     expect(warning).to_contain_text("outside the LDN range of 0.5–4.5 mg")
-    assert not DoseEntry.objects.filter(dose_mg=Decimal("6")).exists()
+    assert not DoseEntry.objects.filter(dose_mg=Decimal("0.25")).exists()
     page.check("#id_confirm_out_of_range")
-    page.fill("#id_override_reason", "Specialist advice: trial of 6 mg")
+    page.fill("#id_override_reason", "Specialist advice: ultra-low dose for a week")
     page.get_by_role("button", name="Save dose").click()
-    expect(page.locator(".alert")).to_contain_text("6 mg is above the LDN range of 0.5–4.5 mg")
+    expect(page.locator(".alert")).to_contain_text("0.25 mg is below the LDN range of 0.5–4.5 mg")
 
     page.click("text=Log a dose")
     log_dose(page, today - datetime.timedelta(days=2), "1.5")
     page.click("text=Log a dose")
     log_dose(page, today - datetime.timedelta(days=1), "15")
+    expect(page.locator("#dose-confirmation legend")).to_contain_text("Possible decimal slip")
+    expect(page.locator("#dose-confirmation")).to_contain_text("did you mean 0.15 or 1.5 mg?")
     page.check("#id_confirm_out_of_range")
     page.fill("#id_override_reason", "As written on the prescription")
     page.get_by_role("button", name="Save dose").click()
@@ -106,19 +108,33 @@ def flagged_patient(patient, prescriber, today):
     return patient
 
 
-def test_staff_acknowledge_the_critical_flag_and_record_a_checkin(page, live_server, staff, flagged_patient, today):
+def test_staff_comment_on_the_critical_flag_a_prescriber_acknowledges_it_and_staff_record_a_checkin(
+    page, live_server, staff, prescriber, flagged_patient, today
+):
     sign_in(page, live_server, staff.username, PASSWORD)
     screenshot(page, "dashboard")
     page.click("nav >> text=Flags")
     first_row = page.locator("tbody tr").first
     expect(first_row).to_contain_text("Critical: Tenfold change")
+    expect(first_row).to_contain_text("A prescriber acknowledges critical flags.")
     screenshot(page, "flag-queue")
-    first_row.locator("input[name=note]").fill("Phoned the patient: took 1.5 mg, label misread")
+    first_row.locator("input[name=text]").fill("Phoned the patient: took 1.5 mg, label misread")
+    first_row.locator("button:has-text('Comment')").click()
+    expect(page.locator(".alert-success")).to_contain_text("Comment added")
+    expect(page.locator("tbody tr").first).to_contain_text("label misread")
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live_server, prescriber.username, PASSWORD)
+    page.click("nav >> text=Flags")
+    first_row = page.locator("tbody tr").first
+    first_row.locator("input[name=note]").fill("Checked with the patient: 1.5 mg taken, label misread")
     first_row.locator("button:has-text('Acknowledge')").click()
     expect(page.locator(".alert-success")).to_contain_text("Flag acknowledged")
     flag = Flag.objects.get(kind="tenfold_change")
-    assert flag.acknowledged_by == staff and "label misread" in flag.acknowledgement_note
+    assert flag.acknowledged_by == prescriber and "label misread" in flag.acknowledgement_note
 
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live_server, staff.username, PASSWORD)
     page.goto(f"{live_server.url}/patients/{flagged_patient.pk}/")
     page.click("text=Record a check-in")
     page.fill("#id_pain_score", "5")
