@@ -127,8 +127,8 @@ def _unknown(query: QueryDict, allowed: Sequence[str], resource_type: str) -> No
     if unknown:
         known = ", ".join(sorted(allowed)) or "none"
         raise BadRequest(
-            f"Unknown search parameter {', '.join(unknown)} for {resource_type}. Supported: {known}, "
-            "_count (at most {MAX_COUNT}).".replace("{MAX_COUNT}", str(MAX_COUNT))
+            f"Unknown search parameter {', '.join(unknown)} for {resource_type}. "
+            f"Supported: {known}, _count (at most {MAX_COUNT})."
         )
 
 

@@ -13,6 +13,7 @@ from fhir_api.provenance import AUDITED, provenance
 from fhir_api.sources import SOURCES, Context, mrn_system, scoped
 from medications.models import MedicationEntry
 from patients.models import Condition, Diagnosis
+from titration import services
 from titration.models import CheckIn, DoseEntry, Flag, SideEffect, TitrationPlan
 from titration.rules import Severity
 
@@ -326,3 +327,15 @@ def test_mapping_runs_no_query(record, django_assert_num_queries, today):
         mapping.medication_administration(entry)
         mapping.detected_issue(flag)
         mapping.pain_observation(record["checkin"])
+
+
+@pytest.mark.django_db
+def test_holding_at_the_best_tolerated_dose_keeps_the_request_active_with_a_note(record, prescriber):
+    services.plan_state_set(patient=record["patient"], by=prescriber, state="holding", reason="best tolerated")
+    plan = record["plan"]
+    resource = one("MedicationRequest", str(plan.pk), plan.patient.clinic_id)
+    validate(resource)
+    assert resource["status"] == "active"
+    assert "statusReason" not in resource
+    assert resource["note"][-1]["text"].startswith("Holding at the current dose from")
+    assert resource["note"][-1]["text"].endswith(": best tolerated")
