@@ -16,15 +16,15 @@ pytestmark = [
 
 
 def test_racing_submissions_store_one_entry_and_the_loser_gets_a_clear_message(patient, prescriber, today, monkeypatch):
-    both_checked = threading.Barrier(2, timeout=10)
-    real_check = services.dose_check
+    both_started = threading.Barrier(2, timeout=10)
+    real_lock = services._lock
 
-    def check_then_wait(**kwargs):
-        result = real_check(**kwargs)
-        both_checked.wait()  # both requests have passed the "already recorded?" check
-        return result
+    def wait_then_lock(patient):
+        both_started.wait()  # both requests reach the patient's lock at the same moment
+        return real_lock(patient)
 
-    monkeypatch.setattr(services, "dose_check", check_then_wait)
+    # The second request waits for the first to commit, then its one assessment sees the day taken.
+    monkeypatch.setattr(services, "_lock", wait_then_lock)
     outcomes: list[str] = []
 
     def submit(dose: str) -> None:

@@ -12,14 +12,19 @@ from titration.models import DoseEntry
 
 from .test_patient_page_queries import fill_history
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.xfail(
-        strict=True,
-        reason="not met yet: 13 queries at 30 entries, 16 at 1,800 (re-assessing bulk-inserted flags); "
-        "the POST is 24 and 27",
-    ),
-]
+pytestmark = pytest.mark.django_db
+NOT_MET_YET = pytest.mark.xfail(
+    strict=True,
+    reason="not met yet: 13 queries at 30 entries, 16 at 1,800 (re-assessing bulk-inserted flags); "
+    "the POST is 24 and 27",
+)
+# On PostgreSQL a dose already costs the same at 30 and at 1,800 entries (13 queries, the POST 24); SQLite
+# splits the update of the bulk-inserted flags into more statements at 1,800 entries.
+SAME_COST_NOT_MET_ON_SQLITE = pytest.mark.xfail(
+    connection.vendor == "sqlite",
+    strict=True,
+    reason="not met yet on SQLite: the POST is 24 queries at 30 entries and 27 at 1,800",
+)
 
 DOSE_PIPELINE_MAX_QUERIES = 12
 
@@ -34,6 +39,7 @@ def post_queries(client, patient, today) -> int:
     return len(captured)
 
 
+@NOT_MET_YET
 @pytest.mark.parametrize("entries", [30, 1800])
 def test_the_dose_pipeline_makes_at_most_12_queries(patient, prescriber, today, entries, django_assert_max_num_queries):
     fill_history(patient, prescriber, entries, today - datetime.timedelta(days=1))
@@ -42,6 +48,7 @@ def test_the_dose_pipeline_makes_at_most_12_queries(patient, prescriber, today, 
         services.dose_record(patient=patient, by=prescriber, taken_on=today, dose_mg=Decimal("1.5"))
 
 
+@SAME_COST_NOT_MET_ON_SQLITE
 def test_a_dose_post_costs_the_same_at_30_and_at_1800_entries(prescriber_client, make_patient, prescriber, today):
     small, large = make_patient(), make_patient()
     fill_history(small, prescriber, 30, today - datetime.timedelta(days=1))
