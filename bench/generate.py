@@ -52,6 +52,7 @@ P_MISSED = 0.015  # recorded as missed
 P_DEVIATE = 0.008  # an in-range dose other than the scheduled one
 P_OUT_OF_RANGE = 0.0002  # a deliberate dose above 4.5 mg, confirmed with a reason
 P_SLIP = 0.000001  # a tenfold decimal slip
+RESTART_AFTER_GAP_DAYS = 7  # the clinic setting's default
 P_PLAN_CHANGE = 0.25
 P_CHECKIN = 0.85
 OPEN_FLAG_DAYS = 30
@@ -233,6 +234,7 @@ FLAG_TABLE_COLUMNS = (
     "acknowledged_at",
     "acknowledged_by_id",
     "acknowledgement_note",
+    "closed_as",
 )
 COLUMNS: dict[str, tuple[str, ...]] = {
     "titration_titrationplan": (
@@ -518,10 +520,14 @@ class HistoryWriter:
         dose_entry: int | None = None,
         checkin: int | None = None,
         acknowledged: bool | None = None,
+        voided: bool = False,
     ) -> None:
         if acknowledged is None:
             acknowledged = self.today - day > OPEN_FLAG_DAYS and rng.random() > P_OLD_FLAG_OPEN
+        acknowledged = acknowledged or voided
         ack_at = f"{self.iso(min(day + rng.randint(1, 3), self.today))} 10:30:00+00" if acknowledged else None
+        # A closed flag says how: acknowledged by a clinician, or closed with its voided entry.
+        closed_as = "entry_voided" if voided else ("acknowledged" if acknowledged else "")
         self.row(
             "titration_flag",
             self.ids.take("titration_flag"),
@@ -534,7 +540,8 @@ class HistoryWriter:
             created_at,
             ack_at,
             patient.clinic.prescriber_id if acknowledged else None,
-            "Reviewed at the clinic." if acknowledged else "",
+            ("Entry voided." if voided else "Reviewed at the clinic.") if acknowledged else "",
+            closed_as,
         )
 
     def patient(self, rng: random.Random, patient: PatientSpec) -> None:
@@ -590,7 +597,8 @@ class HistoryWriter:
                 continue
             if r < P_GAP_START + P_SKIP + P_MISSED:
                 self.lines["titration_doseentry"].append(
-                    f"{self.ids.take('titration_doseentry')}\t{patient.id}\t{iso}\t{scheduled}\t{plan.formulation}"
+                    # A missed dose carries no dose (it is never counted as taken).
+                    f"{self.ids.take('titration_doseentry')}\t{patient.id}\t{iso}\t{NULL}\t{plan.formulation}"
                     f"\tmissed\t\t{plan.id}\t{scheduled}\t\t{prescriber}\t{recorded_at}\t{NULL}\t{NULL}\t\n"
                 )
                 continue
@@ -651,7 +659,7 @@ class HistoryWriter:
                 int(finding.severity),
                 finding.message,
                 dose_entry=entry_id,
-                acknowledged=True if voided else None,
+                voided=voided,
             )
 
     def _checkins(self, rng: random.Random, patient: PatientSpec) -> None:
@@ -812,7 +820,7 @@ def _seed_people(conn: psycopg.Connection[Any], config: GenerateConfig, today: d
     for index in range(1, config.clinics + 1):
         clinic = Clinic(id=index, prescriber_id=2 * index - 1, staff_id=2 * index)
         clinics.append(clinic)
-        clinic_rows.append((index, f"Bench Clinic {index:02d}", joined, False))
+        clinic_rows.append((index, f"Bench Clinic {index:02d}", joined, False, RESTART_AFTER_GAP_DAYS, ""))
         for user_id, role, group in (
             (clinic.prescriber_id, "prescriber", "Prescribers"),
             (clinic.staff_id, "staff", "Clinic staff"),
@@ -823,7 +831,12 @@ def _seed_people(conn: psycopg.Connection[Any], config: GenerateConfig, today: d
             )
             memberships.append((user_id, user_id, index, joined))
             user_groups.append((user_id, user_id, groups[group]))
-    _copy_rows(conn, "patients_clinic", ("id", "name", "created_at", "require_two_factor_for_prescribers"), clinic_rows)
+    _copy_rows(
+        conn,
+        "patients_clinic",
+        ("id", "name", "created_at", "require_two_factor_for_prescribers", "restart_after_gap_days", "phone"),
+        clinic_rows,
+    )
     _copy_rows(
         conn,
         "auth_user",
