@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from patients.models import Diagnosis, Patient
 
-from .models import CheckIn, DoseEntry, Flag, SideEffect, TitrationPlan
+from .models import CheckIn, DoseEntry, Flag, FlagComment, PlanStateChange, SideEffect, TitrationPlan
 from .paging import PageNumbers, clamp_page
-from .rules import format_dose
+from .rules import PlanState, format_dose
 
 PER_PAGE = 25
 HIDDEN_FIELDS = {"id", "patient", "recorded_at", "updated_at", "created_at", "history_id", "voided_by", "ended_by"}
@@ -60,6 +60,10 @@ def _subject(record: Any, model: type[Model]) -> str:
         return f"Flag “{record.message}”"
     if model is SideEffect:
         return "Side effect"
+    if model is PlanStateChange:
+        return "Plan state"
+    if model is FlagComment:
+        return f"Comment on flag “{record.flag.message}”"
     if model is Diagnosis:
         return f"Diagnosis ({record.condition.name})"
     return "Patient details"
@@ -95,9 +99,21 @@ def _created_details(record: Any, model: type[Model]) -> str:
         return f"{record.kind.replace('_', ' ')} ({record.severity})"
     if model is Flag:
         return record.get_severity_display().lower()
+    if model is PlanStateChange:
+        return f"{PlanState(record.state).label.lower()} from {_day(record.effective_on)}"
+    if model is FlagComment:
+        return record.text
     if model is Patient:
         return f"{record.given_name} {record.family_name}, MRN {record.mrn}"
     return ""
+
+
+# How a flag was closed, as the audit trail says it (who, when and why follow).
+CLOSED_AS_ACTIONS = {
+    Flag.ClosedAs.ACKNOWLEDGED: "acknowledged",
+    Flag.ClosedAs.ENTRY_VOIDED: "closed because its entry was voided",
+    Flag.ClosedAs.REASSESSED: "closed on re-assessment",
+}
 
 
 def _describe(record: Any, model: type[Model], usernames: dict[int, str]) -> AuditEvent:
@@ -114,7 +130,7 @@ def _describe(record: Any, model: type[Model], usernames: dict[int, str]) -> Aud
         if "voided_at" in fields and getattr(record, "voided_at", None):
             action, details = "voided", ""
         elif "acknowledged_at" in fields and getattr(record, "acknowledged_at", None):
-            action, details = "acknowledged", ""
+            action, details = CLOSED_AS_ACTIONS.get(getattr(record, "closed_as", ""), "acknowledged"), ""
         elif "is_active" in fields and model is TitrationPlan and not record.is_active:
             action, details = "ended", ""
         else:
@@ -145,6 +161,8 @@ def _histories(patient: Patient) -> list[tuple[type[Model], QuerySet[Any]]]:
         (CheckIn, CheckIn.history.filter(patient_id=patient.pk)),
         (SideEffect, SideEffect.history.filter(checkin_id__in=checkin_ids)),
         (Flag, Flag.history.filter(patient_id=patient.pk)),
+        (PlanStateChange, PlanStateChange.history.filter(patient_id=patient.pk)),
+        (FlagComment, FlagComment.history.filter(flag__patient_id=patient.pk).select_related("flag")),
     ]
 
 

@@ -10,6 +10,7 @@ from django.test import Client
 from patients.concurrency import version_of
 from patients.models import AccessLog
 from tests.conftest import client_for
+from titration import services
 from titration.models import DoseEntry, Flag
 
 from .conftest import dose_post
@@ -160,3 +161,32 @@ def test_the_access_log_page_and_csv_are_for_superusers_only(admin_client, staff
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert lines[0] == '"time_utc","user","action","ip_address"'
     assert lines[1].split(",")[1:] == ['"nurse.kim"', '"Viewed the patient page"', '"127.0.0.1"']
+
+
+def test_state_changes_comments_and_flags_closed_by_a_void_are_in_the_audit_trail(
+    prescriber_client, patient, prescriber, staff, today
+):
+    services.plan_set(
+        patient=patient,
+        by=prescriber,
+        start_date=today - datetime.timedelta(days=3),
+        starting_dose_mg=Decimal("0.5"),
+        step_mg=Decimal("0.5"),
+        step_interval_days=7,
+        target_dose_mg=Decimal("4.5"),
+    )
+    services.dose_record(
+        patient=patient, by=prescriber, taken_on=today - datetime.timedelta(days=1), dose_mg=Decimal("0.5")
+    )
+    slip, _ = services.dose_record(
+        patient=patient, by=prescriber, taken_on=today, dose_mg=Decimal("5"), confirmed=True, override_reason="x"
+    )
+    critical = slip.flags.get(severity=Flag.Severity.CRITICAL)
+    services.flag_comment_add(flag=critical, by=staff, text="Left a message for the patient")
+    services.dose_void(entry=slip, by=prescriber, reason="decimal slip")
+    services.plan_state_set(patient=patient, by=prescriber, state="holding", reason="best-tolerated dose")
+    page = prescriber_client.get(f"/patients/{patient.pk}/history/").content.decode()
+    assert "Plan state created: holding at the current dose from" in page
+    assert "best-tolerated dose" in page
+    assert "Comment on flag" in page and "Left a message for the patient by nurse.kim" in page
+    assert "closed because its entry was voided by dr.lee" in page
