@@ -116,7 +116,8 @@ def patient_summary(patient: Patient, today: datetime.date, plans: list[Titratio
         state_change=state_change,
         restart_gap_days=context.restart_gap_days,
         course=walked,
-        step_up_due=walked.pending_step(today) if plan else None,
+        # As on the dashboard: an entry logged today settles today's step-up.
+        step_up_due=walked.pending_step(today) if plan and not any(e.day == today for e in facts.entries) else None,
     )
 
 

@@ -22,7 +22,7 @@
           fill: "-1", backgroundColor: "rgba(108,117,125,0.15)" },
         { label: "Dose taken (mg)", data: data.dose.map(num), yAxisID: "dose", stepped: true, borderColor: "#0d47a1",
           borderWidth: 2.5, pointRadius: 0, spanGaps: false },
-        { label: "Scheduled dose (mg)", data: data.scheduled.map(num), yAxisID: "dose", stepped: true,
+        { label: "Expected dose (mg)", data: data.scheduled.map(num), yAxisID: "dose", stepped: true,
           borderColor: "#000", borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0 },
         { label: "Flagged dose", data: data.flagged.map(num), yAxisID: "dose", showLine: false, pointStyle: "triangle",
           pointRadius: 7, pointBackgroundColor: "#b02a37", pointBorderColor: "#000" },
