@@ -36,6 +36,9 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "titration:history": {"get": (200, 200, 404), "post": (405, 405, 405)},
     "titration:flags": {"get": (200, 200, 200), "post": (405, 405, 405)},
     "titration:flag-acknowledge": {"get": (405, 405, 405), "post": (302, 302, 404)},
+    "titration:flag-comment": {"get": (405, 405, 405), "post": (302, 302, 404)},  # an empty comment: a message
+    "titration:flags-acknowledge-info": {"get": (405, 405, 405), "post": (302, 302, 404)},  # no note: a message
+    "titration:plan-state": {"get": (405, 405, 405), "post": (403, 302, 404)},
     "medications:list": {"get": (200, 200, 404), "post": (405, 405, 405)},
     "medications:create": {"get": (200, 200, 404), "post": (200, 200, 404)},
     "medications:end": {"get": (200, 200, 404), "post": (200, 200, 404)},
