@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "accounts",
     "oauth2_provider",
     "fhir_api",
+    "importer",
 ]
 
 MIDDLEWARE = [
@@ -105,7 +106,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # django-otp's OTPMiddleware, checking the session's device against the principal (no query of its own).
+    "accounts.middleware.OTPMiddleware",
     # Django's LoginRequiredMiddleware, keeping search terms out of the sign-in page's "next".
     "accounts.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -178,7 +180,9 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "accounts.backends.AccountLockBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, whose session user comes with its roles, permissions, clinics and two-factor
+    # state in one query (accounts/principal.py).
+    "accounts.backends.PrincipalBackend",
 ]
 # Passwords are hashed with Django's default, PBKDF2-SHA256 (PASSWORD_HASHERS left as shipped).
 

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("titration.urls")),
     path("", include("medications.urls")),
     path("", include("patients.urls")),
+    path("", include("importer.urls")),
 ]
