@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -11,7 +12,16 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .concurrency import VERSION_FIELD, VersionedFormMixin
-from .models import EARLIEST_BIRTH_DATE, RESTART_GAP_MAX_DAYS, RESTART_GAP_MIN_DAYS, Clinic, Condition, Patient
+from .models import (
+    EARLIEST_BIRTH_DATE,
+    LATEST_DAY_BOUNDARY,
+    RESTART_GAP_MAX_DAYS,
+    RESTART_GAP_MIN_DAYS,
+    Clinic,
+    Condition,
+    Patient,
+    clinic_today,
+)
 from .roles import Role
 from .services import is_prescriber_of
 
@@ -21,6 +31,7 @@ BIRTH_TOO_EARLY = "The date of birth cannot be before 1 January 1900."
 DIAGNOSED_BEFORE_BIRTH = "A condition cannot be diagnosed before the patient was born."
 DIAGNOSED_IN_FUTURE = "The date diagnosed cannot be in the future."
 PRESCRIBER_NOT_IN_CLINIC = "Choose an active prescriber of the patient's clinic."
+DAY_BOUNDARY_TOO_LATE = "The day must begin at 12:00 at the latest (a dose after midnight belongs to the night before)."
 
 
 def _prescribers_of(clinics: QuerySet[Clinic]) -> QuerySet[Any]:
@@ -172,7 +183,7 @@ class PatientForm(VersionedFormMixin, forms.ModelForm):
             # The choices span all the user's clinics when they choose the clinic too.
             self.add_error("prescriber", PRESCRIBER_NOT_IN_CLINIC)
         born = cleaned.get("date_of_birth")
-        today = timezone.localdate()
+        today = clinic_today(clinic) if clinic else timezone.localdate()
         for name in self._diagnosis_fields.values():
             diagnosed = cleaned.get(name)
             if diagnosed and diagnosed > today:
@@ -220,9 +231,35 @@ class ClinicSettingsForm(VersionedFormMixin, forms.ModelForm):
         error_messages={"required": "Give the reason for this change."},
     )
 
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=[(name, name) for name in sorted(zoneinfo.available_timezones())],
+        help_text=Clinic._meta.get_field("time_zone").help_text,
+        error_messages={"invalid_choice": "Choose a time zone from the list, for example Europe/London."},
+    )
+    day_boundary = forms.TimeField(
+        label="Day begins at",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=Clinic._meta.get_field("day_boundary").help_text,
+        error_messages={"invalid": "Give the time as hours and minutes, for example 04:00."},
+    )
+
     class Meta:
         model = Clinic
-        fields = ["name", "require_two_factor_for_prescribers", "restart_after_gap_days", "phone"]
+        fields = [
+            "name",
+            "require_two_factor_for_prescribers",
+            "restart_after_gap_days",
+            "phone",
+            "time_zone",
+            "day_boundary",
+        ]
+
+    def clean_day_boundary(self) -> datetime.time:
+        boundary: datetime.time = self.cleaned_data["day_boundary"]
+        if boundary > LATEST_DAY_BOUNDARY:
+            raise forms.ValidationError(DAY_BOUNDARY_TOO_LATE)
+        return boundary
 
 
 class PatientFilterForm(forms.Form):

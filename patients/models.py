@@ -6,6 +6,7 @@ This app knows nothing of titration: the titration app builds on it.
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -24,6 +25,28 @@ DEFAULT_RESTART_AFTER_GAP_DAYS = 7
 RESTART_GAP_MIN_DAYS = 1
 RESTART_GAP_MAX_DAYS = 90
 
+# A bedtime dose logged after midnight belongs to the night before: until the clinic's day boundary the
+# clinic's "today" is still yesterday. The boundary is a clinic setting, at most noon.
+DEFAULT_DAY_BOUNDARY = datetime.time(4, 0)
+LATEST_DAY_BOUNDARY = datetime.time(12, 0)
+
+
+def default_time_zone() -> str:
+    return str(settings.TIME_ZONE)
+
+
+def clinic_today(clinic: Clinic, now: datetime.datetime | None = None) -> datetime.date:
+    """The clinic's day at ``now`` (default: now): the date in the clinic's time zone, less one day before the
+    clinic's day boundary (a dose logged at 00:30 with a 04:00 boundary belongs to the day before).
+
+    Every page and check that means "the patient's today" uses this, not ``timezone.localdate()``.
+    """
+    moment = (now or timezone.now()).astimezone(clinic.zone)
+    day = moment.date()
+    if moment.time() < clinic.day_boundary:
+        day -= datetime.timedelta(days=1)
+    return day
+
 
 class Clinic(models.Model):
     name = models.CharField(max_length=120, unique=True)
@@ -41,12 +64,29 @@ class Clinic(models.Model):
         ),
     )
     phone = models.CharField(max_length=30, blank=True)
+    time_zone = models.CharField(
+        max_length=64,
+        default=default_time_zone,
+        help_text="The clinic's time zone (IANA name, for example Europe/London): its days begin there.",
+    )
+    day_boundary = models.TimeField(
+        "day begins at",
+        default=DEFAULT_DAY_BOUNDARY,
+        help_text=(
+            "A dose logged between midnight and this time counts for the day before (a bedtime dose taken late); "
+            "at most 12:00."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(day_boundary__lte=LATEST_DAY_BOUNDARY), name="clinic_day_boundary_by_noon"
+            ),
+            models.CheckConstraint(condition=~models.Q(time_zone=""), name="clinic_time_zone_set"),
             models.CheckConstraint(
                 condition=models.Q(
                     restart_after_gap_days__gte=RESTART_GAP_MIN_DAYS, restart_after_gap_days__lte=RESTART_GAP_MAX_DAYS
@@ -57,6 +97,16 @@ class Clinic(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo(str(settings.TIME_ZONE))
+
+    def today(self, now: datetime.datetime | None = None) -> datetime.date:
+        return clinic_today(self, now)
 
 
 class Membership(models.Model):
@@ -151,7 +201,7 @@ class Patient(models.Model):
 
     @property
     def age(self) -> int:
-        return self.age_on(timezone.localdate())
+        return self.age_on(clinic_today(self.clinic))
 
 
 class Diagnosis(models.Model):

@@ -133,7 +133,14 @@ def patient_save(
 
 
 # The clinic's settings that its settings page changes (and compares when a save meets a newer version).
-CLINIC_SETTINGS_FIELDS = ("name", "require_two_factor_for_prescribers", "restart_after_gap_days", "phone")
+CLINIC_SETTINGS_FIELDS = (
+    "name",
+    "require_two_factor_for_prescribers",
+    "restart_after_gap_days",
+    "phone",
+    "time_zone",
+    "day_boundary",
+)
 
 
 class DuplicateClinicNameError(Exception):
