@@ -79,33 +79,38 @@ def previewed_reasons(batch: ImportBatch) -> dict[int, str]:
     return {item["row"]: item["reason"] for item in Report.from_json(batch.preview).confirm}
 
 
-@transaction.atomic
 def batch_commit(*, batch: ImportBatch, by: Any, reasons: dict[int, str]) -> ImportBatch:
     """Import exactly the rows of the last preview, in one transaction.
 
     Reasons that differ from the preview's, or a record that changed since, refresh the preview and raise
     BatchError: nothing is imported until the user has seen what will be.
     """
-    batch = ImportBatch.objects.select_for_update().select_related("clinic").get(pk=batch.pk)
     if batch.is_committed:
         raise BatchError(ALREADY_COMMITTED)
     if reasons != previewed_reasons(batch):
         batch_preview(batch=batch, by=by, reasons=reasons)
         raise BatchError(REASONS_CHANGED)
-    expected = Report.from_json(batch.preview).stored_rows
     try:
-        report = import_run(
-            clinic=batch.clinic,
-            by=by,
-            parsed=_parsed(batch),
-            file_name=batch.file_name,
-            reasons=_reasons(batch),
-            commit=True,
-            expected_rows=expected,
-        )
+        return _commit(batch, by)
     except PreviewChanged as exc:
         batch_preview(batch=batch, by=by, reasons=reasons)
         raise BatchError(str(exc)) from None
+
+
+@transaction.atomic
+def _commit(batch: ImportBatch, by: Any) -> ImportBatch:
+    batch = ImportBatch.objects.select_for_update().select_related("clinic").get(pk=batch.pk)
+    if batch.is_committed:  # a second click, or another tab, was first
+        raise BatchError(ALREADY_COMMITTED)
+    report = import_run(
+        clinic=batch.clinic,
+        by=by,
+        parsed=_parsed(batch),
+        file_name=batch.file_name,
+        reasons=_reasons(batch),
+        commit=True,
+        expected_rows=Report.from_json(batch.preview).stored_rows,
+    )
     return batch_committed(batch, report)
 
 

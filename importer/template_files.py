@@ -35,7 +35,7 @@ def example_rows(today: datetime.date) -> list[dict[str, Any]]:
     }
     rows = [
         {**first, "date": day(6), "dose_mg": "0.5", "pain_score": 7, "sleep_quality": 5},
-        {**first, "date": day(5), "dose_mg": "0.5", "side_effects": "Vivid dreams (mild)"},
+        {**first, "date": day(5), "dose_mg": "0.5", "pain_score": 7, "side_effects": "Vivid dreams (mild)"},
         {**first, "date": day(4), "status": "missed", "notes": "Forgot the dose"},
         {**first, "date": day(3), "dose_mg": "0.5", "pain_score": 6},
         {**second, "date": day(3), "dose_mg": "1.5", "formulation": "liquid", "pain_score": 5},
