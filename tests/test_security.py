@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
+from importer.models import ImportBatch
 from medications.services import medication_record
 from patients.models import Patient
 from tests.conftest import client_for
@@ -63,6 +64,10 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "fhir:search": {"get": (401, 401, 401), "post": (405, 405, 405)},
     "fhir:read": {"get": (401, 401, 401), "post": (405, 405, 405)},
     "fhir:everything": {"get": (401, 401, 401), "post": (405, 405, 405)},
+    "importer:upload": {"get": (403, 200, 200), "post": (403, 200, 200)},  # no file: the form's message
+    "importer:template-csv": {"get": (403, 200, 200), "post": (405, 405, 405)},
+    "importer:template-xlsx": {"get": (403, 200, 200), "post": (405, 405, 405)},
+    "importer:batch": {"get": (403, 200, 404), "post": (403, 200, 404)},  # the prescriber's own upload
 }
 # Anonymous requests that are not sent to the sign-in page: the FHIR API's, answered as for everyone else.
 ANONYMOUS_EXPECTED = {name: statuses for name, statuses in EXPECTED.items() if name.startswith("fhir:")}
@@ -83,6 +88,9 @@ def world(patient, prescriber, staff, outsider, today):
     )
     checkin, _ = services.checkin_record(patient=patient, by=staff, checked_on=today, pain_score=5)
     medication = medication_record(patient=patient, by=staff, name="tramadol 50 mg", start_date=today)
+    batch = ImportBatch.objects.create(
+        clinic=patient.clinic, uploaded_by=prescriber, file_name="doses.csv", checksum="0" * 64, size=0, data=b""
+    )
     return {
         "ids": {
             "patient_id": patient.pk,
@@ -90,6 +98,7 @@ def world(patient, prescriber, staff, outsider, today):
             "entry_id": entry.pk,
             "checkin_id": checkin.pk,
             "medication_id": medication.pk,
+            "batch_id": batch.pk,
             "flag_id": entry.flags.first().pk,
             "resource_type": "Patient",
             "resource_id": patient.pk,
