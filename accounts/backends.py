@@ -1,13 +1,17 @@
-"""The account-wide sign-in limit as an authentication backend, after django-axes' and before Django's."""
+"""Authentication backends: the account-wide sign-in limit (after django-axes' and before the next), and
+Django's own backend with the per-request principal."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from .account_lock import CHECKED_ATTR, REFUSED_ATTR, minutes_left
+from .principal import user_with_principal
 
 
 class AccountLockBackend:
@@ -30,3 +34,16 @@ class AccountLockBackend:
             raise PermissionDenied
         setattr(request, CHECKED_ATTR, True)
         return None
+
+
+class PrincipalBackend(ModelBackend):
+    """Django's username-and-password backend, whose session user comes with its principal (one query).
+
+    ``get_user`` is called once per signed-in request; it reads the user with their roles, permissions,
+    clinics and two-factor state (``accounts.principal``). An inactive user is refused as before, so a
+    deactivated account is signed out on its next request.
+    """
+
+    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
+        user = user_with_principal(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None

@@ -16,13 +16,20 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.urls import Resolver404, resolve, reverse
+from django.utils.functional import SimpleLazyObject
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.middleware import OTPMiddleware as DjangoOTPMiddleware
+from django_otp.models import Device
 
 from . import security_log
 from .account_lock import REFUSED_ATTR
+from .principal import principal_of
 from .session_limits import has_outlived_its_limit, keep_alive
+from .sessions import SessionStore
 from .two_factor import two_factor_status
 from .views import lockout_page
 
@@ -47,6 +54,39 @@ def return_path(request: HttpRequest) -> str:
     if url_name in getattr(settings, "LOGIN_NEXT_WITHOUT_QUERY", ()):
         return request.path
     return request.get_full_path()
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's session middleware; database sessions are updated in one statement (``accounts.sessions``)."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        super().__init__(get_response)
+        if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db":
+            self.SessionStore = SessionStore
+
+
+class OTPMiddleware(DjangoOTPMiddleware):
+    """django-otp's middleware, which checks the session's device against the principal's devices.
+
+    The user is verified when the device the session names is one of the user's confirmed devices, as
+    django-otp checks; the principal already lists those (``accounts.principal``), so the check costs no
+    query. The device itself is read only if something uses it. A session naming any other device loses
+    that name, as with django-otp.
+    """
+
+    def _verify_user_sync(self, request: HttpRequest, user: Any) -> Any:
+        principal = principal_of(user) if user.is_authenticated else None
+        if principal is None:
+            return super()._verify_user_sync(request, user)
+        self._init_user_fields(user)
+        persistent_id = request.session.get(DEVICE_ID_SESSION_KEY)
+        if persistent_id:
+            persistent_id = self._normalize_persistent_id(persistent_id)
+            if persistent_id in principal.devices:
+                user.otp_device = SimpleLazyObject(lambda: Device.from_persistent_id(persistent_id))
+            else:
+                del request.session[DEVICE_ID_SESSION_KEY]
+        return user
 
 
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):

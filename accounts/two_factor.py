@@ -29,6 +29,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from patients.models import Clinic
 from patients.roles import Role
 
+from .principal import Principal, forget, principal_of
+
 RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
@@ -51,6 +53,9 @@ def normalise_code(code: str) -> str:
 
 
 def two_factor_enabled(user: AbstractBaseUser) -> bool:
+    principal = principal_of(user)
+    if principal is not None:
+        return principal.two_factor_enabled
     return user_has_device(user, confirmed=True)
 
 
@@ -69,7 +74,15 @@ def always_required(user: Any) -> bool:
 
 def two_factor_required(user: AbstractBaseUser) -> bool:
     """An admin user or superuser, or a prescriber of any clinic that requires it for its prescribers."""
+    principal = principal_of(user)
+    if principal is not None:
+        return _required(user, principal)
     return always_required(user) or (_prescribers(user).exists() and _required_clinics(user).exists())
+
+
+def _required(user: AbstractBaseUser, principal: Principal) -> bool:
+    prescriber = Role.PRESCRIBER.group_name in principal.group_names
+    return always_required(user) or (prescriber and principal.in_clinic_requiring_two_factor)
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,10 @@ class TwoFactorStatus:
 
 
 def two_factor_status(user: AbstractBaseUser) -> TwoFactorStatus:
-    """Whether the user has two-factor sign-in, and whether they must: one query, for every request."""
+    """Whether the user has two-factor sign-in, and whether they must: from the request's principal, else one query."""
+    principal = principal_of(user)
+    if principal is not None:
+        return TwoFactorStatus(enabled=principal.two_factor_enabled, required=_required(user, principal))
     app, recovery, prescriber, in_required_clinic = (
         get_user_model()
         .objects.filter(pk=user.pk)
@@ -180,6 +196,7 @@ def totp_device_confirm(*, user: AbstractBaseUser, code: str) -> tuple[TOTPDevic
             device.save(update_fields=["confirmed"])
             # One authenticator at a time: a new set-up replaces any earlier one.
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+            forget(user)
             return device, _replace_recovery_codes(user)
     # Raised outside the transaction, which keeps the failure count that throttles the next tries.
     raise CodeError(refusal)
@@ -210,3 +227,4 @@ def recovery_codes_replace(*, user: AbstractBaseUser) -> list[str]:
 def two_factor_disable(*, user: AbstractBaseUser) -> None:
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+    forget(user)

@@ -11,15 +11,20 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+
+from accounts.principal import principal_of
 
 from .models import Clinic, Patient
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
 
 ROLE_REFUSED = "Your role does not allow this action."
+# Set on a patient read with its row locked: the transaction it was locked in.
+_LOCKED_IN = "_locked_in_transaction"
 
 
 def clinics_for(user: Any) -> QuerySet[Clinic]:
@@ -27,20 +32,50 @@ def clinics_for(user: Any) -> QuerySet[Clinic]:
         return Clinic.objects.none()
     if user.is_superuser:
         return Clinic.objects.all()
+    principal = principal_of(user)
+    if principal is not None:
+        return Clinic.objects.filter(pk__in=principal.clinic_ids)
     return Clinic.objects.filter(memberships__user=user)
 
 
 def patients_for(user: Any) -> QuerySet[Patient]:
+    """The patients of the user's clinics: the request's principal names them, else a join on the memberships."""
     if not user.is_authenticated:
         return Patient.objects.none()
     if user.is_superuser:
         return Patient.objects.all()
+    principal = principal_of(user)
+    if principal is not None:
+        return Patient.objects.filter(clinic_id__in=principal.clinic_ids)
     return Patient.objects.filter(clinic__memberships__user=user)
 
 
-def get_patient_for(user: Any, patient_id: int) -> Patient:
-    """The patient if the user belongs to its clinic; Http404 otherwise."""
-    return get_object_or_404(patients_for(user).select_related("clinic", "prescriber"), pk=patient_id)
+def get_patient_for(user: Any, patient_id: int, *, for_update: bool = False) -> Patient:
+    """The patient if the user belongs to its clinic; Http404 otherwise.
+
+    ``for_update``: also lock the patient's row until the end of the current transaction (see ``lock_patient``).
+    """
+    patients = patients_for(user).select_related("clinic", "prescriber")
+    if not for_update:
+        return get_object_or_404(patients, pk=patient_id)
+    patient = get_object_or_404(patients.select_for_update(of=("self",)), pk=patient_id)
+    setattr(patient, _LOCKED_IN, _current_transaction())
+    return patient
+
+
+def _current_transaction() -> object | None:
+    """The outermost atomic block, which stands for the open transaction (None outside one)."""
+    connection = transaction.get_connection()
+    return connection.atomic_blocks[0] if connection.in_atomic_block else None
+
+
+def is_locked(patient: Patient) -> bool:
+    """Whether ``patient`` was read with its row locked (``for_update``) in the transaction still open.
+
+    A service that must serialise writes to one patient's record can then skip locking it again.
+    """
+    locked_in = getattr(patient, _LOCKED_IN, None)
+    return locked_in is not None and locked_in is _current_transaction()
 
 
 def get_clinic_for(user: Any, clinic_id: int) -> Clinic:
@@ -81,12 +116,16 @@ def with_patient(perm: str | None = None, *, log_as: str | None = None) -> Calla
     The clinic check comes first so a refusal never confirms that another clinic's patient exists. With
     ``log_as`` (an ``AccessLog.Action``), every GET that passes both checks is recorded in the access log, so
     a view that shows patient data cannot forget to log it; a POST is not logged again.
+
+    A POST writes to the patient's record, so its read also locks the patient's row for the request's
+    transaction: writes to one patient are serialised, and the services need not read the patient again.
     """
 
     def decorator(view: ViewFunc) -> ViewFunc:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, patient_id: int, **kwargs: Any) -> HttpResponse:
-            patient = get_patient_for(request.user, patient_id)
+            writes = request.method == "POST" and transaction.get_connection().in_atomic_block
+            patient = get_patient_for(request.user, patient_id, for_update=writes)
             if perm is not None and not request.user.has_perm(perm):
                 raise PermissionDenied(ROLE_REFUSED)
             if log_as is not None and request.method == "GET":

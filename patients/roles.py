@@ -30,7 +30,11 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> Role | None:
     """The user's role, or None. A prescriber who is also in the staff group counts as prescriber."""
     if not user.is_authenticated:
         return None
-    names = {group.name for group in user.groups.all()}  # type: ignore[attr-defined]
+    # The signed-in user of a request carries its groups (accounts.principal); any other user is queried.
+    from accounts.principal import principal_of
+
+    principal = principal_of(user)
+    names = principal.group_names if principal is not None else {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
     for role in (Role.PRESCRIBER, Role.STAFF):
         if role.group_name in names:
             return role
