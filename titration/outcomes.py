@@ -145,3 +145,27 @@ def assess_response(
         baseline_during_treatment=during,
         **common,  # type: ignore[arg-type]
     )
+
+
+# PGIC (Patient Global Impression of Change), 7 points (clinical reference, "Outcome measures").
+PGIC_LABELS = {
+    1: "Very much improved",
+    2: "Much improved",
+    3: "Minimally improved",
+    4: "No change",
+    5: "Minimally worse",
+    6: "Much worse",
+    7: "Very much worse",
+}
+PGIC_RESPONDER_MAX = 3  # Bruun-Plesner et al. counted 1–3 (minimally improved or better) as responders
+
+
+def is_responder(classification: ResponseClass, pgic: int | None = None) -> bool:
+    """A responder: at least 30% less pain (a meaningful or substantial response), or a PGIC of 1–3.
+
+    Clinical reference, "Outcome measures": IMMPACT's ≥30% reduction; PGIC 1–3 as responders
+    (Bruun-Plesner et al.). A PGIC of 4 ("no change") or worse is not a response by itself.
+    """
+    if classification in (ResponseClass.MEANINGFUL, ResponseClass.SUBSTANTIAL):
+        return True
+    return pgic is not None and 1 <= pgic <= PGIC_RESPONDER_MAX
