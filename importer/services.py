@@ -16,6 +16,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -51,8 +52,16 @@ PREVIEW_CHANGED = (
 MAX_LISTED = 1000  # rows listed per section of a preview; the counts are always complete
 
 
-def change_reason(file_name: str, row: int, by: Any) -> str:
-    return f"imported from {file_name} row {row} by {by.get_username()}"
+AUDIT_REASON_MAX = 100  # django-simple-history's change reason column
+
+
+def change_reason(file_name: str, row: int, by: Any, why: str = "") -> str:
+    """The audit trail's "why" of an imported record, cut to what its column holds (the file name first)."""
+    tail = f" row {row} by {by.get_username()}" + (f" — {why}" if why else "")
+    room = AUDIT_REASON_MAX - len("imported from ") - len(f" row {row} by {by.get_username()}")
+    name = file_name if len(file_name) <= room else file_name[: max(room - 1, 8)] + "…"
+    text = f"imported from {name}{tail}"
+    return text if len(text) <= AUDIT_REASON_MAX else text[: AUDIT_REASON_MAX - 1] + "…"
 
 
 @dataclass
@@ -427,14 +436,14 @@ def _entry(
 ) -> DoseEntry:
     """The entry ``dose_record`` would store for an accepted dose (unsaved), and the course moved past it."""
     plan = facts.plan_by_id.get(context.plan.plan_id) if context.plan else None
-    after = walker.record(course.EntryFact(None, day, part.taken, part.dose)).after.as_json()
-    reason = change_reason(file_name, row.number, by)
+    formulation = part.formulation or (plan.formulation if plan else Formulation.CAPSULE)
+    after = walker.record(_fact(day, part.taken, part.dose, formulation)).after.as_json()
     entry = DoseEntry(
         patient=patient,
         taken_on=day,
         dose_mg=part.dose,
         status=DoseStatus.TAKEN if part.taken else DoseStatus.MISSED,
-        formulation=part.formulation or (plan.formulation if plan else Formulation.CAPSULE),
+        formulation=formulation,
         notes=part.notes,
         plan=plan,
         scheduled_dose_mg=context.expected,
@@ -442,7 +451,14 @@ def _entry(
         override_reason=confirmed_reason,
         recorded_by=by,
     )
-    return audited(entry, by=by, reason=f"{reason} — {confirmed_reason}" if confirmed_reason else reason)
+    return audited(entry, by=by, reason=change_reason(file_name, row.number, by, confirmed_reason))
+
+
+def _fact(day: datetime.date, taken: bool, dose: Decimal | None, formulation: str) -> course.EntryFact:
+    """A new entry as the course sees it, as ``dose_record`` builds it (with its formulation where the course
+    takes one)."""
+    extra = {"formulation": formulation} if "formulation" in course.EntryFact.__dataclass_fields__ else {}
+    return course.EntryFact(None, day, taken, dose, **extra)
 
 
 def _store(

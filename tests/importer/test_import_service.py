@@ -171,3 +171,13 @@ def test_the_form_parses_the_template_dose_as_the_dose_form_does(clinic, prescri
     report = run(clinic, prescriber, csv_bytes([{**person(), "date": days(1), "dose_mg": "1,5"}]))
     assert report.refused[0]["message"] == f"1,5: {rules.DECIMAL_COMMA}"
     assert formats.DOSE_FIELDS["notes"].max_length == 2000
+
+
+def test_a_long_file_name_and_reason_fit_the_audit_trail_s_column(clinic, prescriber, days):
+    name = "north-clinic-titration-history-exported-from-the-old-spreadsheet-" + "x" * 80 + ".csv"
+    data = csv_bytes([{**person(), "date": days(1), "dose_mg": "6"}])
+    run(clinic, prescriber, data, name=name, reasons={2: "Specialist advice " * 10})
+    reason = DoseEntry.objects.get().history.get().history_change_reason
+    assert len(reason) <= 100
+    assert reason.startswith("imported from north-clinic-titration")
+    assert " row 2 by dr.lee — Specialist advice" in reason
