@@ -141,3 +141,40 @@ def test_pages_have_titles_a_language_and_one_main_heading(page, live_server, pr
     assert page.title().startswith(title)
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("h1").count() == 1
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_no_serious_or_critical_violations_on_the_diary(page, live_server, prescriber, patient, today, width):
+    services.plan_set(
+        patient=patient,
+        by=prescriber,
+        start_date=today - datetime.timedelta(days=10),
+        starting_dose_mg=Decimal("0.5"),
+        step_mg=Decimal("0.5"),
+        step_interval_days=7,
+        target_dose_mg=Decimal("4.5"),
+    )
+    for n in (6, 5):  # two days logged: read-only rows
+        services.dose_record(
+            patient=patient, by=prescriber, taken_on=today - datetime.timedelta(days=n), dose_mg=Decimal("0.5")
+        )
+    page.set_viewport_size({"width": width, "height": 844})
+    suffix = "" if width > 400 else " (390 px)"
+    sign_in(page, live_server, prescriber.username, PASSWORD)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/doses/diary/")
+    blocking = {"diary": audit_page(page, f"diary{suffix}")}
+    page.locator("#id_form-0-dose_mg").fill("1,5")
+    page.locator("#id_form-1-dose_mg").fill("6")
+    page.get_by_role("button", name="Save the diary").click()
+    page.wait_for_selector("#diary-problem")
+    page.locator("#id_form-0-dose_mg").fill("0.5")
+    page.get_by_role("button", name="Save the diary").click()
+    page.wait_for_selector("#id_form-1-confirm_out_of_range")
+    blocking["diary asking to confirm"] = audit_page(page, f"diary asking to confirm{suffix}")
+    page.locator("#id_form-0-dose_mg").fill("1,5")
+    page.get_by_role("button", name="Save the diary").click()
+    page.wait_for_selector("#id_form-0-dose_mg_error")
+    blocking["diary with refused rows"] = audit_page(page, f"diary with refused rows{suffix}")
+    page.goto(f"{live_server.url}/patients/{patient.pk}/doses/diary/?days=15")
+    blocking["diary out of bounds"] = audit_page(page, f"diary out of bounds{suffix}")
+    assert not {name: found for name, found in blocking.items() if found}
