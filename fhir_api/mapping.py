@@ -65,11 +65,13 @@ DETECTED_ISSUE_STATUS = {
     Flag.ClosedAs.ACKNOWLEDGED: "final",
     Flag.ClosedAs.ENTRY_VOIDED: "entered-in-error",
     Flag.ClosedAs.REASSESSED: "cancelled",  # the record no longer supports it
+    Flag.ClosedAs.OPIOID_ENDED: "cancelled",  # the contraindicating opioid ended
 }
 MITIGATION_TEXT = {
     Flag.ClosedAs.ACKNOWLEDGED: "Acknowledged",
     Flag.ClosedAs.ENTRY_VOIDED: "Closed: the entry was voided",
     Flag.ClosedAs.REASSESSED: "Closed: no longer supported by the record",
+    Flag.ClosedAs.OPIOID_ENDED: "Closed: the opioid ended",
 }
 ML_PLACES = Decimal("0.01")
 _ICD10_CODE = re.compile(r"\b([A-TV-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(-|\.-)?")

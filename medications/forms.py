@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from patients.concurrency import VERSION_FIELD, VersionedFormMixin
-from patients.models import Patient
+from patients.models import Patient, clinic_today
 
 from . import rules, services
 from .models import OpioidIngredient, SafetyProfile
@@ -65,7 +65,7 @@ class MedicationEntryForm(forms.Form):
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.patient = patient
-        today = timezone.localdate()
+        self.today = today = clinic_today(patient.clinic)
         self.fields["start_date"].initial = today
         self.fields["start_date"].widget.attrs["max"] = today.isoformat()
         self.helper = FormHelper()
@@ -92,7 +92,7 @@ class MedicationEntryForm(forms.Form):
             self.add_error("name", services.NAME_REQUIRED)
         start = cleaned.get("start_date")
         if start is not None:
-            problem = rules.start_date_problem(start, today=timezone.localdate(), born=self.patient.date_of_birth)
+            problem = rules.start_date_problem(start, today=self.today, born=self.patient.date_of_birth)
             if problem:
                 self.add_error("start_date", problem)
         return cleaned
@@ -102,10 +102,13 @@ class MedicationEndForm(forms.Form):
     stop_date = _date_field("Stop date", help_text="The first day the patient no longer takes it.")
     reason = _reason_field("Reason it was stopped", services.STOP_REASON_REQUIRED)
 
-    def __init__(self, *args: Any, start_date: datetime.date, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, start_date: datetime.date, today: datetime.date | None = None, **kwargs: Any
+    ) -> None:
+        """``today``: the patient's clinic's day (``patients.models.clinic_today``)."""
         super().__init__(*args, **kwargs)
         self.start_date = start_date
-        today = timezone.localdate()
+        self.today = today = today or timezone.localdate()
         self.fields["stop_date"].initial = today
         self.fields["stop_date"].widget.attrs.update({"min": start_date.isoformat(), "max": today.isoformat()})
 
@@ -117,7 +120,7 @@ class MedicationEndForm(forms.Form):
 
     def clean_stop_date(self) -> datetime.date:
         stop: datetime.date = self.cleaned_data["stop_date"]
-        problem = rules.stop_date_problem(stop, start=self.start_date, today=timezone.localdate())
+        problem = rules.stop_date_problem(stop, start=self.start_date, today=self.today)
         if problem:
             raise forms.ValidationError(problem)
         return stop

@@ -6,6 +6,7 @@ Each service checks the pure rules, then saves the record with its audit row (wh
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from patients.audit import create_audited, save_audited
 from patients.concurrency import check_version
-from patients.models import Patient
+from patients.models import Patient, clinic_today
 
 from . import rules, selectors
 from .models import MedicationEntry, OpioidIngredient, SafetyProfile
@@ -24,6 +25,26 @@ VOID_REASON_REQUIRED = "Give the reason this entry is wrong."
 ALREADY_ENDED = "This medication was already ended."
 ALREADY_VOIDED = "This entry was already voided."
 VOIDED_CANNOT_END = "A voided entry cannot be ended."
+
+
+# What must be re-derived when a patient's medication list changes: the titration app registers its
+# contraindication check here (``titration.apps``), because it builds on this app and this app may not import
+# it. Each listener runs in the writing service's transaction, after the write: ``listener(patient=, by=,
+# cause=)``. An explicit list, called by the services below, rather than a model signal: a bulk or admin save
+# that bypasses these services re-derives nothing, and the services are the only writers.
+MedicationsChanged = Callable[..., None]
+_listeners: list[MedicationsChanged] = []
+
+
+def medications_changed_listen(listener: MedicationsChanged) -> None:
+    """Register ``listener`` to run after every change of a medication list (once, however often called)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _medications_changed(*, patient: Patient, by: Any, cause: str) -> None:
+    for listener in _listeners:
+        listener(patient=patient, by=by, cause=cause)
 
 
 class MedicationError(Exception):
@@ -51,7 +72,7 @@ def medication_record(
     name = name.strip() or (reference.name if reference else "")
     if not name:
         raise MedicationError(NAME_REQUIRED, "name")
-    problem = rules.start_date_problem(start_date, today=timezone.localdate(), born=patient.date_of_birth)
+    problem = rules.start_date_problem(start_date, today=clinic_today(patient.clinic), born=patient.date_of_birth)
     if problem:
         raise MedicationError(problem, "start_date")
     active_ingredient = active_ingredient.strip()
@@ -61,7 +82,7 @@ def medication_record(
         else:
             match = rules.match_opioid(name, selectors.opioid_references())
             active_ingredient = match.ingredient if match else ""
-    return create_audited(
+    entry = create_audited(
         MedicationEntry,
         by=by,
         patient=patient,
@@ -73,24 +94,29 @@ def medication_record(
         start_date=start_date,
         recorded_by=by,
     )
+    _medications_changed(patient=patient, by=by, cause=f"{name} was recorded")
+    return entry
 
 
 @transaction.atomic
 def medication_end(*, entry: MedicationEntry, by: Any, stop_date: datetime.date, reason: str) -> MedicationEntry:
     """End a medication on ``stop_date`` (the first day without it), with the reason; the entry is kept."""
-    locked = MedicationEntry.objects.select_for_update().get(pk=entry.pk)
+    locked = MedicationEntry.objects.select_for_update().select_related("patient__clinic").get(pk=entry.pk)
     if locked.is_voided:
         raise MedicationError(VOIDED_CANNOT_END)
     if locked.is_ended:
         raise MedicationError(ALREADY_ENDED)
-    problem = rules.stop_date_problem(stop_date, start=locked.start_date, today=timezone.localdate())
+    today = clinic_today(locked.patient.clinic)
+    problem = rules.stop_date_problem(stop_date, start=locked.start_date, today=today)
     if problem:
         raise MedicationError(problem, "stop_date")
     reason = reason.strip()
     if not reason:
         raise MedicationError(STOP_REASON_REQUIRED, "reason")
     locked.stop_date, locked.stop_reason, locked.ended_by = stop_date, reason, by
-    return save_audited(locked, by=by, reason=reason, update_fields=["stop_date", "stop_reason", "ended_by"])
+    saved = save_audited(locked, by=by, reason=reason, update_fields=["stop_date", "stop_reason", "ended_by"])
+    _medications_changed(patient=locked.patient, by=by, cause=f"{locked.name} was ended")
+    return saved
 
 
 @transaction.atomic
@@ -103,7 +129,9 @@ def medication_void(*, entry: MedicationEntry, by: Any, reason: str) -> Medicati
     if not reason:
         raise MedicationError(VOID_REASON_REQUIRED, "reason")
     locked.voided_at, locked.voided_by, locked.void_reason = timezone.now(), by, reason
-    return save_audited(locked, by=by, reason=reason, update_fields=["voided_at", "voided_by", "void_reason"])
+    saved = save_audited(locked, by=by, reason=reason, update_fields=["voided_at", "voided_by", "void_reason"])
+    _medications_changed(patient=locked.patient, by=by, cause=f"the entry {locked.name} was voided")
+    return saved
 
 
 SAFETY_FIELDS = ("pregnant", "breastfeeding", "hepatic_impairment", "naltrexone_hypersensitivity", "notes")

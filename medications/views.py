@@ -5,12 +5,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from patients.access import ROLE_REFUSED, with_patient
 from patients.concurrency import VERSION_FIELD, StaleEditError
-from patients.models import AccessLog, Patient
+from patients.models import AccessLog, Patient, clinic_today
 
 from . import selectors, services
 from .forms import MedicationEndForm, MedicationEntryForm, MedicationVoidForm, SafetyProfileForm
@@ -22,7 +21,7 @@ def _list_url(patient: Patient) -> str:
 
 
 def _list_context(patient: Patient) -> dict[str, object]:
-    today = timezone.localdate()
+    today = clinic_today(patient.clinic)
     return {
         "patient": patient,
         "medications": selectors.medication_list(patient, on=today),
@@ -71,7 +70,11 @@ def medication_create(request: HttpRequest, patient: Patient) -> HttpResponse:
 @with_patient("medications.end_medicationentry")
 def medication_end(request: HttpRequest, patient: Patient, medication_id: int) -> HttpResponse:
     entry = get_object_or_404(MedicationEntry, pk=medication_id, patient=patient)
-    form = MedicationEndForm(request.POST if request.method == "POST" else None, start_date=entry.start_date)
+    form = MedicationEndForm(
+        request.POST if request.method == "POST" else None,
+        start_date=entry.start_date,
+        today=clinic_today(patient.clinic),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.medication_end(
@@ -142,6 +145,6 @@ def safety_profile(request: HttpRequest, patient: Patient) -> HttpResponse:
         "patient": patient,
         "profile": profile,
         "form": form if can_edit else None,
-        "safety_warnings": selectors.safety_warnings_for(patient, on=timezone.localdate(), profile=profile),
+        "safety_warnings": selectors.safety_warnings_for(patient, on=clinic_today(patient.clinic), profile=profile),
     }
     return render(request, "medications/safety_profile.html", context)

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
-from django.utils import timezone
 
-from patients.models import Clinic, Condition, Diagnosis, Membership, Patient
+from patients.models import Clinic, Condition, Diagnosis, Membership, Patient, clinic_today
 from patients.roles import Role
 
 PASSWORD = "correct-horse-battery-staple"
@@ -76,7 +75,8 @@ def make_user(username: str, role: Role | None, clinic: Clinic | None) -> User:
 
 @pytest.fixture
 def today() -> datetime.date:
-    return timezone.localdate()
+    """The day of a clinic with the default settings (its day begins at 04:00), as the app counts it."""
+    return clinic_today(Clinic())
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from patients.models import Diagnosis, Patient
 
 from .models import CheckIn, DoseEntry, Flag, FlagComment, PlanStateChange, SideEffect, TitrationPlan
 from .paging import PageNumbers, clamp_page
-from .rules import PlanState, format_dose
+from .rules import FORMULATION_NAMES, PlanState, format_concentration, format_dose, format_entry_dose
 
 PER_PAGE = 25
 HIDDEN_FIELDS = {"id", "patient", "recorded_at", "updated_at", "created_at", "history_id", "voided_by", "ended_by"}
@@ -87,13 +87,17 @@ def _value(field: str, value: Any, usernames: dict[int, str]) -> str:
 
 def _created_details(record: Any, model: type[Model]) -> str:
     if model is DoseEntry:
-        return f"{format_dose(record.dose_mg)}, {record.status}"
+        dose = format_entry_dose(record.dose_mg, record.dose_ml, record.concentration_mg_per_ml)
+        return f"{dose}, {record.status}"
     if model is CheckIn:
         return f"pain {record.pain_score}/10"
     if model is TitrationPlan:
+        concentration = record.liquid_concentration_mg_per_ml
         return (
             f"{format_dose(record.starting_dose_mg)}, + {format_dose(record.step_mg)} every "
-            f"{record.step_interval_days} days, to {format_dose(record.target_dose_mg)}"
+            f"{record.step_interval_days} days, to {format_dose(record.target_dose_mg)}, "
+            f"{FORMULATION_NAMES.get(record.formulation, record.formulation)}"
+            + (f" of {format_concentration(concentration)}" if concentration else "")
         )
     if model is SideEffect:
         return f"{record.kind.replace('_', ' ')} ({record.severity})"
@@ -113,6 +117,7 @@ CLOSED_AS_ACTIONS = {
     Flag.ClosedAs.ACKNOWLEDGED: "acknowledged",
     Flag.ClosedAs.ENTRY_VOIDED: "closed because its entry was voided",
     Flag.ClosedAs.REASSESSED: "closed on re-assessment",
+    Flag.ClosedAs.OPIOID_ENDED: "closed because the opioid ended",
 }
 
 

@@ -34,7 +34,9 @@ from .rules import (
     dose_findings,
     format_dose,
     format_number,
+    formulation_mismatch_finding,
     plan_in_force,
+    supply_change_finding,
 )
 
 ADHERENCE_RUN_DAYS = 3
@@ -48,6 +50,7 @@ class EntryFact:
     day: datetime.date
     taken: bool
     dose: Decimal | None
+    formulation: str = ""  # "" when unknown: no formulation note
 
 
 @dataclass(frozen=True)
@@ -295,11 +298,14 @@ def derive_flags(assessed: Sequence[AssessedEntry]) -> list[DerivedFlag]:
                 flags.append(_adherence_flag(missed_run))
             missed_run = []
 
+    dosed_plans: set[int | None] = set()
     for item in ordered:
         close_runs(item)
         for finding in item.findings:
             if finding.kind != FlagKind.OFF_SCHEDULE:
                 flags.append(DerivedFlag(item.entry.id, finding.kind, finding.severity, finding.message))
+        for note in _supply_notes(item, dosed_plans):
+            flags.append(DerivedFlag(item.entry.id, note.kind, note.severity, note.message))
         if _is_off(item):
             off_run.append(item)
         if _is_missed(item):
@@ -342,3 +348,64 @@ def _adherence_flag(run: list[AssessedEntry]) -> DerivedFlag:
         Severity.WARNING,
         f"{len(run)} consecutive missed doses ({_day(first)} – {_day(last)}).",
     )
+
+
+@dataclass(frozen=True)
+class ProjectedDay:
+    """A coming day of the course: the dose to take (None: none expected) and the plan's state that day."""
+
+    day: datetime.date
+    dose: Decimal | None
+    state: PlanState | None  # None: no plan in force
+
+
+def projected_schedule(
+    plans: Sequence[PlanTerms],
+    restart_after_gap_days: int,
+    position: Position,
+    start: datetime.date,
+    days: int,
+) -> list[ProjectedDay]:
+    """The expected dose of ``days`` days from ``start``, if the patient takes each day's expected dose.
+
+    ``position`` is where the patient stands before ``start`` (from the recorded entries); the projection
+    walks a copy of the course, so steps fall due as they would for a patient who keeps to the plan. Holding
+    keeps the current dose; paused and stopped days expect nothing.
+    """
+    course = Course(plans, restart_after_gap_days, position)
+    projected = []
+    for offset in range(days):
+        day = start + datetime.timedelta(days=offset)
+        context = course.context_on(day)
+        state = context.state if context.plan is not None else None
+        projected.append(ProjectedDay(day, context.expected, state))
+        if context.expected is not None:
+            course.record(EntryFact(None, day, True, context.expected))
+    return projected
+
+
+def _supply_notes(item: AssessedEntry, dosed_plans: set[int | None]) -> list[Finding]:
+    """The info notes about what the dose was measured from (clinical reference, "Liquid doses"):
+
+    * the first dose taken under a plan whose formulation or concentration differs from the plan before it
+      repeats the change ("the same mL is now half the dose");
+    * a dose recorded in another formulation than its plan's, unless the plan changed that day.
+    """
+    plan = item.context.plan
+    if plan is None or not item.entry.taken:
+        return []
+    notes = []
+    if plan.plan_id not in dosed_plans:
+        dosed_plans.add(plan.plan_id)
+        if plan.supply_change:
+            notes.append(supply_change_finding(plan.supply_change))
+    changed_on = [day for day in (plan.start_date, plan.set_on) if day is not None]
+    mismatch = formulation_mismatch_finding(
+        entry_formulation=item.entry.formulation,
+        plan_formulation=plan.formulation,
+        day=item.entry.day,
+        plan_changed_on=changed_on,
+    )
+    if mismatch is not None:
+        notes.append(mismatch)
+    return notes

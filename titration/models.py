@@ -57,6 +57,12 @@ class TitrationPlan(models.Model):
     step_override_reason = models.TextField(
         blank=True, default="", db_default="", help_text="Why a step above 1.5 mg was confirmed."
     )
+    safety_override_reason = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why the plan was set although an opioid was current or a hypersensitivity is known.",
+    )
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -200,7 +206,14 @@ class DoseEntry(VoidableRecord):
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "taken_on"],
+    # A liquid dose as measured: the volume and the concentration it was converted at (dose_mg = mL times
+    # mg/mL, rounded to 2 decimals); both empty for a dose entered in mg.
+    dose_ml = models.DecimalField("volume (mL)", null=True, blank=True, **DOSE_FIELD)
+    concentration_mg_per_ml = models.DecimalField("concentration (mg/mL)", null=True, blank=True, **DOSE_FIELD)
                 condition=Q(voided_at__isnull=True),
+    time_of_day = models.CharField(
+        "time taken", max_length=20, choices=DosingTime.choices, default=DosingTime.BEDTIME, db_default="bedtime"
+    )
                 name="dose_one_live_entry_per_day",
             ),
             models.CheckConstraint(
@@ -223,7 +236,12 @@ class DoseEntry(VoidableRecord):
         indexes = [models.Index(fields=["patient", "-taken_on"], name="dose_patient_day_idx")]
 
     def __str__(self) -> str:
-        return f"{self.taken_on}: {rules.format_dose(self.dose_mg)} ({self.get_status_display()})"
+        return f"{self.taken_on}: {self.dose_display} ({self.get_status_display()})"
+
+    @property
+    def dose_display(self) -> str:
+        """ "1.5 mg", or for a liquid measured in mL "1.5 mg (3 mL of 0.5 mg/mL)"."""
+        return rules.format_entry_dose(self.dose_mg, self.dose_ml, self.concentration_mg_per_ml)
 
 
 class Flag(models.Model):
@@ -241,6 +259,24 @@ class Flag(models.Model):
         OPEN = "", "Open"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         ENTRY_VOIDED = "entry_voided", "Entry voided"
+            models.CheckConstraint(
+                condition=Q(dose_ml__isnull=True, concentration_mg_per_ml__isnull=True)
+                | Q(dose_ml__isnull=False, concentration_mg_per_ml__isnull=False, dose_mg__isnull=False),
+                name="dose_volume_with_concentration",
+            ),
+            models.CheckConstraint(
+                condition=Q(dose_ml__isnull=True) | Q(dose_ml__gt=0, dose_ml__lte=rules.LIQUID_MAX_ML),
+                name="dose_volume_0_to_20_ml",
+            ),
+            models.CheckConstraint(
+                condition=Q(concentration_mg_per_ml__isnull=True)
+                | Q(
+                    concentration_mg_per_ml__gte=rules.CONCENTRATION_MIN_MG_PER_ML,
+                    concentration_mg_per_ml__lte=rules.CONCENTRATION_MAX_MG_PER_ML,
+                ),
+                name="dose_concentration_0_1_to_10",
+            ),
+            models.CheckConstraint(condition=Q(time_of_day__in=DosingTime.values), name="dose_time_of_day_known"),
         REASSESSED = "reassessed", "Re-assessed"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
@@ -264,10 +300,15 @@ class Flag(models.Model):
             ("acknowledge_flag", "Can acknowledge an info or warning flag"),
             ("acknowledge_critical_flag", "Can acknowledge a critical flag"),
         ]
+        OPIOID_ENDED = "opioid_ended", "Opioid ended"
         constraints = [
             models.CheckConstraint(
                 condition=Q(severity__in=[s.value for s in rules.Severity]), name="flag_known_severity"
             ),
+    # A contraindication flag is about a medication (the first current entry of the opioid), not a dose.
+    medication = models.ForeignKey(
+        "medications.MedicationEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
             models.CheckConstraint(condition=Q(kind__in=[k.value for k in rules.FlagKind]), name="flag_known_kind"),
             models.CheckConstraint(
                 condition=Q(acknowledged_at__isnull=True, closed_as="")
@@ -291,6 +332,11 @@ class Flag(models.Model):
         ]
 
     def __str__(self) -> str:
+            models.CheckConstraint(
+                condition=Q(kind=rules.FlagKind.CONTRAINDICATION, medication__isnull=False)
+                | (~Q(kind=rules.FlagKind.CONTRAINDICATION) & Q(medication__isnull=True)),
+                name="flag_contraindication_names_medication",
+            ),
         return f"{self.get_severity_display()}: {self.message}"
 
     @property

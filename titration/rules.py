@@ -18,7 +18,7 @@ import datetime
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import Enum, IntEnum, StrEnum
 
 LDN_MIN_MG = Decimal("0.5")
@@ -74,6 +74,29 @@ def parse_dose(raw: str) -> Decimal:
         return Decimal(text)
     except InvalidOperation:
         raise DoseError(NOT_A_NUMBER) from None
+
+
+_VOLUME = re.compile(r"^(?P<number>.*?)\s*ml$")
+
+
+def is_volume(raw: str) -> bool:
+    """Whether the text is a volume ("3 mL", "3ml"), which the mg field must never read as mg."""
+    return bool(_VOLUME.match(raw.strip().lower()))
+
+
+def parse_volume(raw: str) -> Decimal:
+    """Read a volume in mL ("3", "3 mL", "0.5ml"); only parsing, like ``parse_dose``. Raises DoseError."""
+    text = raw.strip().lower()
+    match = _VOLUME.match(text)
+    text = match.group("number").strip() if match else text
+    if "," in text:
+        raise DoseError("Use a decimal point, not a comma: write 2.5, not 2,5.")
+    if not text or not _PLAIN_NUMBER.fullmatch(text):
+        raise DoseError(NOT_A_VOLUME)
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise DoseError(NOT_A_VOLUME) from None
 
 
 def hard_limit_problem(dose: Decimal) -> str | None:
@@ -189,6 +212,9 @@ class PlanTerms:
     target_dose_mg: Decimal
     last_day: datetime.date | None = None  # the day it was ended; None while active
     states: tuple[tuple[datetime.date, PlanState], ...] = ()  # (effective from, state), in order
+    formulation: str = ""  # "" when unknown: no formulation note is derived
+    set_on: datetime.date | None = None  # the day the prescriber set it
+    supply_change: str = ""  # how its formulation or concentration differs from the plan before it
 
     def covers(self, day: datetime.date) -> bool:
         return self.start_date <= day and (self.last_day is None or day <= self.last_day)
@@ -327,6 +353,9 @@ class FlagKind(StrEnum):
     OFF_SCHEDULE = "off_schedule"
     ADHERENCE = "adherence"
     SEVERE_SIDE_EFFECT = "severe_side_effect"
+    CONTRAINDICATION = "contraindication"
+    SUPPLY_CHANGED = "supply_changed"
+    FORMULATION_MISMATCH = "formulation_mismatch"
 
     @property
     def label(self) -> str:
@@ -341,6 +370,9 @@ FLAG_KIND_LABELS = {
     FlagKind.OFF_SCHEDULE: "Differs from plan",
     FlagKind.ADHERENCE: "Missed doses",
     FlagKind.SEVERE_SIDE_EFFECT: "Severe side effect",
+    FlagKind.CONTRAINDICATION: "Contraindicated medication",
+    FlagKind.SUPPLY_CHANGED: "Formulation or concentration changed",
+    FlagKind.FORMULATION_MISMATCH: "Formulation differs from plan",
 }
 
 
@@ -611,3 +643,220 @@ def assess_dose(
     if to_confirm and not override_reason.strip():
         return Verdict(Outcome.NEEDS_CONFIRMATION, OVERRIDE_REASON_REQUIRED, Problem.OVERRIDE_REASON, findings)
     return Verdict(Outcome.ACCEPTED, findings=findings)
+
+
+# --- contraindications and safety warnings (medications) ----------------------------------------------
+
+
+def contraindication_findings(opioid_messages: Sequence[str], state: PlanState | None) -> list[Finding]:
+    """A critical finding per contraindicating opioid current while LDN is active (a plan titrating or
+    holding): naltrexone blocks opioid analgesia and can precipitate withdrawal (clinical reference,
+    "Medications and contraindications"). ``state`` is None without an active plan; a paused or stopped plan
+    gives nothing. The messages, naming both drugs, come from ``medications.rules``."""
+    if state not in (PlanState.TITRATING, PlanState.HOLDING):
+        return []
+    return [Finding(FlagKind.CONTRAINDICATION, Severity.CRITICAL, message) for message in opioid_messages]
+
+
+OPIOID_NEEDS_CONFIRMATION = (
+    "An opioid is recorded as current: setting an LDN plan needs a confirmation with the reason (for example a "
+    "planned washout), and raises a critical flag."
+)
+OPIOID_REASON_REQUIRED = (
+    "Give the reason for setting a plan while an opioid is current (for example a planned washout)."
+)
+HYPERSENSITIVITY_REASON_REQUIRED = (
+    "Known naltrexone hypersensitivity: tick the confirmation and give the reason to set a plan."
+)
+
+
+# --- liquid doses ------------------------------------------------------------------------------------
+
+# Clinical reference, "Liquid doses": mg = mL times mg/mL; an oral syringe reads to 0.1 mL. A volume above 20 mL
+# is no LDN dose at any usual strength (20 mL of 0.1 mg/mL is 2 mg): clinic policy, a likely unit error.
+LIQUID_MAX_ML = Decimal("20")
+ML_PLACES = 2
+NOT_A_VOLUME = "Enter the volume as a number of mL, for example 3."
+VOLUME_NOT_POSITIVE = "The volume must be more than 0 mL."
+VOLUME_ABOVE_MAX = "A liquid dose cannot be more than 20 mL: check the volume (an oral syringe holds a few mL)."
+VOLUME_TOO_MANY_PLACES = "Give the volume with at most 2 decimal places (an oral syringe reads to 0.1 mL)."
+ML_BUT_NOT_LIQUID = (
+    "This plan is not an oral liquid: enter the dose in mg in the mg field, not in mL (the mL field is for liquid "
+    "plans only)."
+)
+ML_WITHOUT_PLAN = "There is no plan with a liquid concentration for this day: enter the dose in mg, not in mL."
+ML_AND_MG_DISAGREE = "The mL and mg fields disagree: {ml} mL of {conc} mg/mL is {mg}, not {given}. Clear one of them."
+
+
+def format_concentration(concentration: Decimal) -> str:
+    return f"{format_number(concentration)} mg/mL"
+
+
+def format_volume(volume: Decimal) -> str:
+    return f"{format_number(volume)} mL"
+
+
+def ml_in_mg_field_message(volume: Decimal, concentration: Decimal | None) -> str:
+    """A volume typed in the mg field ("3 mL"): never read as 3 mg."""
+    if concentration is None:
+        return ML_BUT_NOT_LIQUID
+    mg = (volume * concentration).normalize()
+    return (
+        f"This plan is a {format_concentration(concentration)} liquid: enter {format_number(volume)} mL in the mL "
+        f"field (= {format_dose(mg)})"
+    )
+
+
+@dataclass(frozen=True)
+class LiquidDose:
+    """A liquid dose as measured (``volume_ml``) and as every rule sees it (``dose_mg``)."""
+
+    dose_mg: Decimal
+    volume_ml: Decimal
+    concentration_mg_per_ml: Decimal
+    exact_mg: Decimal  # volume times concentration before rounding to 2 decimals
+
+    @property
+    def rounded(self) -> bool:
+        return self.exact_mg != self.dose_mg
+
+    @property
+    def working(self) -> str:
+        """The conversion as shown to the clinician: "3 mL of 0.5 mg/mL = 1.5 mg" (and the rounding, if any)."""
+        text = f"{format_volume(self.volume_ml)} of {format_concentration(self.concentration_mg_per_ml)} = "
+        if self.rounded:
+            return text + f"{format_dose(self.exact_mg)}, rounded to {format_dose(self.dose_mg)}"
+        return text + format_dose(self.dose_mg)
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def liquid_dose(volume_ml: Decimal, concentration: Decimal | None) -> LiquidDose:
+    """Convert a measured volume at the plan's concentration (clinical reference, "Liquid doses").
+
+    Refused (DoseError): no liquid concentration, 0 mL or less, more than 20 mL, or a volume that makes the mg
+    need more than 2 decimal places (2.345 mL of 1 mg/mL: no syringe measures that). When only the
+    concentration brings extra decimals (1.5 mL of 0.33 mg/mL = 0.495 mg), the mg is rounded to 2 decimals
+    and the rounding is shown.
+    """
+    if concentration is None or concentration <= 0:
+        raise DoseError(ML_BUT_NOT_LIQUID)
+    if volume_ml <= 0:
+        raise DoseError(VOLUME_NOT_POSITIVE)
+    if volume_ml > LIQUID_MAX_ML:
+        raise DoseError(VOLUME_ABOVE_MAX)
+    exact = volume_ml * concentration
+    if _places(volume_ml) > ML_PLACES and _places(exact) <= MAX_DECIMAL_PLACES:
+        raise DoseError(VOLUME_TOO_MANY_PLACES)
+    if _places(volume_ml) > ML_PLACES:
+        raise DoseError(
+            f"{format_volume(volume_ml)} of {format_concentration(concentration)} is {format_dose(exact)}, which "
+            "needs more than 2 decimal places of mg: an oral syringe reads to 0.1 mL, so check the volume."
+        )
+    dose = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if dose <= 0:
+        raise DoseError(NOT_POSITIVE)
+    return LiquidDose(
+        dose_mg=dose, volume_ml=volume_ml, concentration_mg_per_ml=concentration, exact_mg=exact
+    )
+
+
+def resolve_liquid_dose(
+    *, dose_mg: Decimal | None, volume_ml: Decimal | None, concentration: Decimal | None
+) -> LiquidDose | None:
+    """The liquid dose of a dose form: None when only mg was given. Raises DoseError when mL was given for a
+    plan that is not a liquid, or when mL and mg are both given and disagree."""
+    if volume_ml is None:
+        return None
+    if concentration is None:
+        raise DoseError(ML_BUT_NOT_LIQUID)
+    liquid = liquid_dose(volume_ml, concentration)
+    if dose_mg is not None and dose_mg != liquid.dose_mg:
+        raise DoseError(
+            ML_AND_MG_DISAGREE.format(
+                ml=format_number(liquid.volume_ml),
+                conc=format_number(concentration),
+                mg=format_dose(liquid.dose_mg),
+                given=format_dose(dose_mg),
+            )
+        )
+    return liquid
+
+
+def format_entry_dose(
+    dose_mg: Decimal | None, volume_ml: Decimal | None = None, concentration: Decimal | None = None
+) -> str:
+    """A dose as shown on every surface: "1.5 mg", or a liquid one as "1.5 mg (3 mL of 0.5 mg/mL)"."""
+    if dose_mg is None or volume_ml is None or concentration is None:
+        return format_dose(dose_mg)
+    return f"{format_dose(dose_mg)} ({format_volume(volume_ml)} of {format_concentration(concentration)})"
+
+
+# --- formulation and concentration between plans ----------------------------------------------------
+
+FORMULATION_NAMES = {
+    "capsule": "compounded capsule",
+    "liquid": "oral liquid",
+    "sublingual": "sublingual drops",
+    "other": "other formulation",
+}
+
+
+def _supply_name(formulation: str, concentration: Decimal | None) -> str:
+    name = FORMULATION_NAMES.get(formulation, formulation)
+    return f"{name} of {format_concentration(concentration)}" if concentration else name
+
+
+def _ratio_words(ratio: Decimal) -> str:
+    if ratio == 2:
+        return "double the dose"
+    if ratio == Decimal("0.5"):
+        return "half the dose"
+    return f"{format_number(ratio.quantize(Decimal('0.01')))} times the dose"
+
+
+def supply_change_note(previous: tuple[str, Decimal | None] | None, current: tuple[str, Decimal | None]) -> str:
+    """How a plan's formulation or concentration differs from the plan before it, or "" (clinical reference,
+    "Liquid doses": a new strength silently halves or doubles the dose if the patient keeps the same mL).
+
+    Each is (formulation, concentration mg/mL or None).
+    """
+    if previous is None:
+        return ""
+    (old_form, old_conc), (new_form, new_conc) = previous, current
+    if old_form == new_form == "liquid" and old_conc and new_conc and old_conc != new_conc:
+        return (
+            f"concentration changed from {format_concentration(old_conc)} to {format_concentration(new_conc)}: "
+            f"the same mL is now {_ratio_words(new_conc / old_conc)}"
+        )
+    if old_form != new_form:
+        note = f"formulation changed from {_supply_name(old_form, old_conc)} to {_supply_name(new_form, new_conc)}"
+        if new_form == "liquid":
+            return note + ": doses are now measured in mL"
+        return note
+    return ""
+
+
+def supply_change_finding(note: str) -> Finding:
+    """The info note on the first dose after a change of formulation or concentration."""
+    return Finding(FlagKind.SUPPLY_CHANGED, Severity.INFO, f"First dose since the plan's {note}.")
+
+
+def formulation_mismatch_finding(
+    *, entry_formulation: str, plan_formulation: str, day: datetime.date, plan_changed_on: Sequence[datetime.date]
+) -> Finding | None:
+    """A dose recorded in another formulation than the plan's: an info note (the patient may have an old
+    supply, or the entry may be wrong), unless the plan changed that day (the switch-over day)."""
+    if not entry_formulation or not plan_formulation or entry_formulation == plan_formulation:
+        return None
+    if day in plan_changed_on:
+        return None
+    return Finding(
+        FlagKind.FORMULATION_MISMATCH,
+        Severity.INFO,
+        f"Recorded as {FORMULATION_NAMES.get(entry_formulation, entry_formulation)}, but the plan is "
+        f"{FORMULATION_NAMES.get(plan_formulation, plan_formulation)}.",
+    )

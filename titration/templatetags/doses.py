@@ -9,7 +9,7 @@ from typing import Any
 from django import template
 from django.utils.html import format_html
 
-from titration.rules import format_dose
+from titration.rules import format_concentration, format_dose, format_entry_dose
 
 register = template.Library()
 
@@ -24,6 +24,26 @@ def dose_filter(value: Decimal | int | str | None) -> str:
 def _one_decimal(value: Fraction | int) -> str:
     number = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.1"), ROUND_HALF_UP)
     return format(number.normalize(), "f")
+
+
+@register.filter(name="entry_dose")
+def entry_dose_filter(entry: Any) -> str:
+    """A dose entry's dose: "1.5 mg", or a liquid one measured in mL "1.5 mg (3 mL of 0.5 mg/mL)"."""
+    if entry is None:
+        return format_dose(None)
+    return format_entry_dose(
+        getattr(entry, "dose_mg", None),
+        getattr(entry, "dose_ml", None),
+        getattr(entry, "concentration_mg_per_ml", None),
+    )
+
+
+@register.filter(name="concentration")
+def concentration_filter(value: Decimal | int | str | None) -> str:
+    """A liquid's strength: "0.5 mg/mL"."""
+    if value is None or value == "":
+        return "—"
+    return format_concentration(Decimal(str(value)))
 
 
 @register.filter
