@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -54,23 +55,29 @@ TEMPLATE_REQUIRED = ("mrn", "date", "dose_mg")
 # Other spellings of a template column that a clinic's own spreadsheet may use.
 ALIASES = {"dose": "dose_mg", "dose_(mg)": "dose_mg", "pain": "pain_score", "dob": "date_of_birth", "day": "date"}
 
-# The app's own CSV export (titration.export.HEADER): its column → the import's field. An export is
-# recognised by these columns, and it has no MRN column (one patient per file).
+# The app's own CSV export (titration.export.HEADER): its column, as ``_header_name`` normalises it → the import's
+# field. Older exports spelled some columns differently; both are read. An export is recognised by the
+# EXPORT_SIGNATURE columns (and has no "mrn" column: one patient per file, named in the rows above the header).
 EXPORT_COLUMNS: dict[str, str] = {
     "record": "record",
     "date": "date",
+    "dose_(mg)": "dose_mg",
     "dose_mg": "dose_mg",
     "status": "status",
     "formulation": "formulation",
+    "pain_(0–10)": "pain_score",
     "pain_score": "pain_score",
+    "sleep_quality_(0–10)": "sleep_quality",
     "sleep_quality": "sleep_quality",
     "side_effects": "side_effects",
     "notes": "notes",
+    "out_of_range_reason": "override_reason",
     "override_reason": "override_reason",
     "voided": "voided",
 }
 EXPORT_SIGNATURE = ("record", "date", "voided", "recorded_by")
-EXPORT_DOSE, EXPORT_CHECKIN = "dose", "checkin"
+EXPORT_PREAMBLE_ROWS = 10  # the export names the patient in a few rows above its header
+EXPORT_DOSE, EXPORT_CHECKIN = "dose", "checkin"  # the Record column, lower-cased, without "-"
 
 DATE_FORM = "YYYY-MM-DD"
 NOT_UTF8 = (
@@ -157,6 +164,10 @@ class Parsed:
 def _header_name(value: Any) -> str:
     name = re.sub(r"[\s\-]+", "_", str(value or "").replace("\ufeff", "").strip().lower())
     return ALIASES.get(name, name)
+
+
+def is_export_header(names: list[str]) -> bool:
+    return set(EXPORT_SIGNATURE) <= set(names) and "mrn" not in names
 
 
 def _decode(data: bytes) -> str:
@@ -378,7 +389,7 @@ def _export_row(number: int, cell: dict[str, Any], *, mrn: str) -> Row:
     """A row of the app's own export: a dose entry or a check-in; voided ones are left out."""
     text = {name: unneutralise(_text(value)) for name, value in cell.items() if isinstance(value, str)}
     cell = {**cell, **text}
-    record = _text(cell.get("record")).lower()
+    record = _text(cell.get("record")).lower().replace("-", "")
     if _text(cell.get("voided")).lower() == "yes":
         return Row(number=number, mrn=mrn, skipped=VOIDED_IN_EXPORT)
     if record == EXPORT_DOSE:
@@ -390,17 +401,36 @@ def _export_row(number: int, cell: dict[str, Any], *, mrn: str) -> Row:
     return _row(number, cell, mrn=mrn)
 
 
+def _find_header(cells: Iterator[list[Any]]) -> tuple[list[Any], int, dict[str, str], Iterator[list[Any]]]:
+    """The header row, the number of the row after it, the export's preamble ("MRN" → its value), and the
+    data rows.
+
+    The template's header is its first row; the export's comes after a few rows naming the patient.
+    """
+    seen: list[list[Any]] = []
+    for values in cells:
+        seen.append(values)
+        if is_export_header([_header_name(v) for v in values]):
+            preamble = {_header_name(row[0]): _text(row[1]) for row in seen[:-1] if len(row) > 1}
+            return values, len(seen) + 1, preamble, cells
+        if len(seen) > EXPORT_PREAMBLE_ROWS:
+            break
+    if not seen or not any(_text(h) for h in seen[0]):
+        raise ImportFileError(EMPTY_FILE)
+    # Not an export: the first row is the header, and the rows read past it are data.
+    return seen[0], 2, {}, itertools.chain(seen[1:], cells)
+
+
 def parse(data: bytes, file_name: str, *, mrn: str = "") -> Parsed:
     """Read the whole file: the rows, each typed or refused with its message. File-level problems raise
     ImportFileError."""
     cells = records(data, file_name)
-    header = next(cells, None)
-    if header is None or not any(_text(h) for h in header):
-        raise ImportFileError(EMPTY_FILE)
+    header, first_number, preamble, cells = _find_header(cells)
     names = [_header_name(h) for h in header]
-    is_export = set(EXPORT_SIGNATURE) <= set(names) and "mrn" not in names
+    is_export = is_export_header(names)
     if is_export:
-        if not mrn.strip():
+        mrn = mrn.strip() or preamble.get("mrn", "")
+        if not mrn:
             raise ImportFileError(EXPORT_NEEDS_MRN)
         positions = {EXPORT_COLUMNS[name]: i for i, name in enumerate(names) if name in EXPORT_COLUMNS}
     else:
@@ -415,7 +445,7 @@ def parse(data: bytes, file_name: str, *, mrn: str = "") -> Parsed:
             )
         positions = {name: i for i, name in enumerate(names) if name in TEMPLATE_COLUMNS}
     rows: list[Row] = []
-    for number, values in enumerate(cells, start=2):
+    for number, values in enumerate(cells, start=first_number):
         if not any(_text(v) for v in values):
             continue
         if len(rows) >= MAX_ROWS:

@@ -53,13 +53,13 @@ MAX_LISTED = 1000  # rows listed per section of a preview; the counts are always
 
 
 AUDIT_REASON_MAX = 100  # django-simple-history's change reason column
+FILE_NAME_SHOWN = 40  # of a longer file name, in the audit trail; the import batch keeps it whole
 
 
 def change_reason(file_name: str, row: int, by: Any, why: str = "") -> str:
     """The audit trail's "why" of an imported record, cut to what its column holds (the file name first)."""
     tail = f" row {row} by {by.get_username()}" + (f" — {why}" if why else "")
-    room = AUDIT_REASON_MAX - len("imported from ") - len(f" row {row} by {by.get_username()}")
-    name = file_name if len(file_name) <= room else file_name[: max(room - 1, 8)] + "…"
+    name = file_name if len(file_name) <= FILE_NAME_SHOWN else file_name[: FILE_NAME_SHOWN - 1] + "…"
     text = f"imported from {name}{tail}"
     return text if len(text) <= AUDIT_REASON_MAX else text[: AUDIT_REASON_MAX - 1] + "…"
 

@@ -61,7 +61,7 @@ def test_a_patient_s_export_imports_into_another_clinic_unchanged(
     parsed = parse(exported, f"patient-{patient.pk}.csv", mrn="twin-1")
     assert parsed.format == "export"
     report = import_run(clinic=other_clinic, by=prescriber, parsed=parsed, file_name="x.csv", reasons={}, commit=True)
-    assert report.skipped == [{"row": 4, "message": VOIDED_IN_EXPORT}]
+    assert [item["message"] for item in report.skipped] == [VOIDED_IN_EXPORT]
     assert _live(twin) == _live(patient)
     assert DoseEntry.objects.get(patient=twin, taken_on=days(4)).notes == "=cmd|x"  # the export's ' is taken off
 
@@ -81,14 +81,21 @@ def test_an_export_imported_after_voiding_restores_the_record(patient, prescribe
     assert (again.entries, again.checkins) == (0, 0)
 
 
-def test_an_export_needs_the_mrn_of_a_registered_patient(prescriber_client, clinic, patient, prescriber, days):
-    exported = b"".join(prescriber_client.get(f"/patients/{patient.pk}/export.csv").streaming_content)
+def test_an_export_is_matched_by_the_mrn_it_names_or_the_one_given(
+    prescriber_client, clinic, patient, prescriber, days
+):
     from tests.importer.conftest import upload
 
-    response = upload(prescriber_client, exported, "export.csv", clinic=clinic)
-    assert "give the patient&#x27;s MRN on the upload form" in response.content.decode()
     services.dose_record(patient=patient, by=prescriber, taken_on=days(1), dose_mg=Decimal("1"))
     exported = b"".join(prescriber_client.get(f"/patients/{patient.pk}/export.csv").streaming_content)
+    response = upload(prescriber_client, exported, "export.csv", clinic=clinic)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    preview = ImportBatch.objects.get().preview
+    assert preview["format"] == "export" and preview["patients"][0]["mrn"] == "A-100"
+    assert preview["already"] == 1  # the dose is in the record already
+    table = exported.decode().split("\n", 5)[5]  # the table without the rows naming the patient
+    response = upload(prescriber_client, table.encode(), "table.csv", clinic=clinic)
+    assert "give the patient&#x27;s MRN on the upload form" in response.content.decode()
     report = import_run(clinic=clinic, by=prescriber, parsed=parse(exported, "e.csv", mrn="NOPE"), file_name="e.csv")
     assert "MRN NOPE is not a patient of the clinic" in report.refused[0]["message"]
 
