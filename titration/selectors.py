@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from patients.access import patients_for
@@ -59,17 +59,23 @@ class CourseFacts:
     plan_by_id: dict[int | None, TitrationPlan]
     gap_days: int
     derived: dict[int | None, DerivedValues] = field(default_factory=dict)
+    flags: list[Flag] | None = None  # the dose flags, when read with the entries (``with_flags``)
 
 
-def course_facts(patient: Patient, plans: list[TitrationPlan] | None = None) -> CourseFacts:
+def course_facts(
+    patient: Patient, plans: list[TitrationPlan] | None = None, *, with_flags: bool = False
+) -> CourseFacts:
+    """The course's facts; ``with_flags`` adds the dose flags (for re-assessment), read with the entries."""
     if plans is None:
-        plans = list(patient.plans.all())
-    states = list(PlanStateChange.objects.filter(patient=patient).order_by("effective_on", "changed_at", "pk"))
-    rows = (
-        DoseEntry.objects.live()
-        .filter(patient=patient)
-        .values_list("pk", "taken_on", "status", "dose_mg", "scheduled_dose_mg", "course_after")
-    )
+        plans, states = _plans_with_states(patient)
+    else:
+        states = list(PlanStateChange.objects.filter(patient=patient).order_by("effective_on", "changed_at", "pk"))
+    columns = ["pk", "taken_on", "status", "dose_mg", "scheduled_dose_mg", "course_after"]
+    flags: list[Flag] | None = None
+    if with_flags:
+        rows, flags = _entries_with_flags(patient, columns)
+    else:
+        rows = list(DoseEntry.objects.live().filter(patient=patient).values_list(*columns))
     entries = []
     derived: dict[int | None, DerivedValues] = {}
     for pk, day, status, dose, expected, after in rows:
@@ -81,7 +87,61 @@ def course_facts(patient: Patient, plans: list[TitrationPlan] | None = None) -> 
         plan_by_id={plan.pk: plan for plan in plans},
         gap_days=patient.clinic.restart_after_gap_days,
         derived=derived,
+        flags=flags,
     )
+
+
+def _plans_with_states(patient: Patient) -> tuple[list[TitrationPlan], list[PlanStateChange]]:
+    """The patient's plans and their state changes in one query: a plan comes once per change (outer join)."""
+    rows = patient.plans.annotate(
+        change_pk=F("state_changes__pk"),
+        change_state=F("state_changes__state"),
+        change_on=F("state_changes__effective_on"),
+        change_at=F("state_changes__changed_at"),
+    ).order_by("pk")
+    plans: dict[int, TitrationPlan] = {}
+    states = []
+    for row in rows:
+        plans.setdefault(row.pk, row)
+        if row.change_pk is not None:
+            states.append(
+                PlanStateChange(
+                    pk=row.change_pk,
+                    patient_id=patient.pk,
+                    plan_id=row.pk,
+                    state=row.change_state,
+                    effective_on=row.change_on,
+                    changed_at=row.change_at,
+                )
+            )
+    states.sort(key=lambda change: (change.effective_on, change.changed_at, change.pk))
+    return list(plans.values()), states
+
+
+_FLAG_ATTNAMES = [f.attname for f in Flag._meta.concrete_fields]
+
+
+def _entries_with_flags(patient: Patient, columns: list[str]) -> tuple[list[tuple[Any, ...]], list[Flag]]:
+    """The live entries' rows and the flags of all the patient's dose entries, in one query.
+
+    Every entry, voided ones too, outer-joined to its flags: re-assessment compares all of them (a voided
+    entry's flag still open is closed).
+    """
+    rows = DoseEntry.objects.filter(patient=patient).values_list(
+        *columns, "voided_at", *(f"flags__{name}" for name in _FLAG_ATTNAMES)
+    )
+    entries: list[tuple[Any, ...]] = []
+    flags: list[Flag] = []
+    seen: set[int] = set()
+    width = len(columns)
+    for row in rows:
+        if row[0] not in seen and row[width] is None:
+            entries.append(row[:width])
+        seen.add(row[0])
+        flag_values = row[width + 1 :]
+        if flag_values[0] is not None:
+            flags.append(Flag.from_db(DoseEntry.objects.db, _FLAG_ATTNAMES, flag_values))
+    return entries, flags
 
 
 @dataclass

@@ -7,6 +7,7 @@ re-assesses the patient's course in the same transaction (``flags_reconcile``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from patients.access import is_locked
 from patients.audit import bulk_create_audited, create_audited, save_audited
 from patients.concurrency import FieldChange, StaleEditError, check_version, display_value, submitted_values
 from patients.models import Patient
@@ -81,7 +83,13 @@ def active_plan(patient: Patient) -> TitrationPlan | None:
 
 
 def _lock(patient: Patient) -> Patient:
-    """Serialise writes to one patient's record: re-assessment reads and writes the whole course."""
+    """Serialise writes to one patient's record: re-assessment reads and writes the whole course.
+
+    A patient the request already read with its row locked (``patients.access``, on every POST) is not
+    read again.
+    """
+    if is_locked(patient):
+        return patient
     return Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
 
 
@@ -183,11 +191,17 @@ def dose_record(
     """Store one day's dose after the one assessment, and re-derive the patient's flags.
 
     Raises RecordError when the dose is refused or needs a confirmation with a reason (``problem`` says
-    which). The one-live-entry-per-day constraint decides a race: the loser gets DUPLICATE_DAY, never a 500.
-    Returns the entry and the findings of its day.
+    which). Returns the entry and the findings of its day.
+
+    Runs in the caller's transaction when there is one (a request's), without a savepoint of its own: a
+    refusal comes before any write, and the patient's lock, taken before the entries are read, turns a second
+    entry for the day into a refusal. Should a writer that bypassed the lock win the race anyway, the
+    one-live-entry-per-day constraint decides it: the loser gets DUPLICATE_DAY, never a 500, and the caller's
+    transaction is marked to roll back (no query may follow in it).
     """
+    own_transaction = not transaction.get_connection().in_atomic_block
     try:
-        with transaction.atomic():
+        with transaction.atomic() if own_transaction else contextlib.nullcontext():
             return _dose_record(
                 patient=patient,
                 by=by,
@@ -202,6 +216,8 @@ def dose_record(
     except IntegrityError as exc:
         if "unique" not in str(exc).lower():
             raise
+        if not own_transaction:
+            transaction.set_rollback(True)
         raise RecordError(DUPLICATE_DAY, Problem.DAY) from exc
 
 
@@ -218,7 +234,7 @@ def _dose_record(
     confirmed: bool,
 ) -> tuple[DoseEntry, list[rules.Finding]]:
     locked = _lock(patient)
-    facts = selectors.course_facts(locked)
+    facts = selectors.course_facts(locked, with_flags=True)
     context, walked = course.context_before(facts.entries, facts.terms, facts.gap_days, taken_on)
     verdict = rules.assess_dose(
         dose=dose_mg if taken else None,
@@ -264,7 +280,7 @@ def _dose_record(
 @transaction.atomic
 def flags_reconcile(*, patient: Patient, by: Any, cause: str) -> None:
     """Re-assess the patient's whole course and bring the dose flags in line with it."""
-    facts = selectors.course_facts(patient)
+    facts = selectors.course_facts(patient, with_flags=True)
     _reconcile(patient, facts.entries, facts, by=by, cause=cause)
 
 
@@ -281,7 +297,9 @@ def _reconcile(
     wanted = {(d.entry_id, d.kind.value): d for d in course.derive_flags(assessed)}
     live_ids = {e.id for e in entries}
     now = timezone.now()
-    existing = list(Flag.objects.filter(patient=patient, dose_entry__isnull=False))
+    existing = (
+        facts.flags if facts.flags is not None else list(Flag.objects.filter(patient=patient, dose_entry__isnull=False))
+    )
     keep: set[tuple[int | None, str]] = set()
     changed: list[Flag] = []
     for flag in existing:
