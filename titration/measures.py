@@ -12,6 +12,7 @@ and a day with no entry all count against time at target and adherence.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import itertools
 import math
@@ -203,11 +204,32 @@ def pgic_in_window(readings: Sequence[Reading], *, first_dose: datetime.date, on
     return max(chosen, key=lambda r: r.day).pgic if chosen else None
 
 
+def _relevant(
+    ordered: Sequence[Reading], days: Sequence[datetime.date], first_dose: datetime.date, on: datetime.date
+) -> list[Reading]:
+    """The few readings ``outcomes.assess_response`` looks at on ``on`` (same answer, whatever the history).
+
+    The last reading on or before the first dose (baseline), the first after it (baseline during treatment),
+    the readings of the current window, and the last two on treatment (enough of them?).
+    """
+    effect_from = first_dose + datetime.timedelta(days=outcomes.EFFECT_AFTER_DAYS)
+    window_start = on - datetime.timedelta(days=outcomes.CURRENT_WINDOW_DAYS - 1)
+    upto = bisect.bisect_right(days, on)
+    at_first = bisect.bisect_right(days, first_dose)
+    chosen = set(range(max(0, at_first - 1), min(at_first + 1, upto)))
+    chosen.update(range(bisect.bisect_left(days, max(window_start, effect_from)), upto))
+    chosen.update(i for i in (upto - 2, upto - 1) if i >= 0 and days[i] >= effect_from)
+    return [ordered[i] for i in sorted(chosen)]
+
+
 def response_on(
     readings: Sequence[Reading], *, first_dose: datetime.date | None, on: datetime.date
 ) -> tuple[ResponseClass, bool]:
     """The engine's response class on ``on`` and whether the patient is a responder then."""
-    result = outcomes.assess_response(_pain(readings), first_dose_day=first_dose, today=on)
+    ordered = sorted(readings, key=lambda r: r.day)
+    if first_dose is not None:
+        ordered = _relevant(ordered, [r.day for r in ordered], first_dose, on)
+    result = outcomes.assess_response(_pain(ordered), first_dose_day=first_dose, today=on)
     pgic = pgic_in_window(readings, first_dose=first_dose, on=on) if first_dose else None
     return result.classification, outcomes.is_responder(result.classification, pgic)
 
@@ -227,12 +249,14 @@ def response_summary(
     first_meaningful: datetime.date | None = None
     if first is not None:
         effect_from = first + datetime.timedelta(days=outcomes.EFFECT_AFTER_DAYS)
+        days = [r.day for r in ordered]
         for index, reading in enumerate(ordered):
             if reading.day < effect_from:
                 continue
             if index + 1 < len(ordered) and ordered[index + 1].day == reading.day:
                 continue
-            assessed = outcomes.assess_response(_pain(ordered[: index + 1]), first_dose_day=first, today=reading.day)
+            relevant = _relevant(ordered, days, first, reading.day)
+            assessed = outcomes.assess_response(_pain(relevant), first_dose_day=first, today=reading.day)
             cls = assessed.classification
             if CLASS_RANK[cls] > CLASS_RANK[best]:
                 best = cls

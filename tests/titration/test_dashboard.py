@@ -67,7 +67,10 @@ def test_a_held_paused_or_stopped_plan_lists_no_step_up(clock, make_patient, pre
         patient = make_patient(given_name=name)
         plan_for(patient, prescriber, ago(20))
         take(patient, prescriber, ago(20), ago(1), "0.5")
-        services.plan_state_set(patient=patient, by=prescriber, state=state, reason="best-tolerated dose")
+        stop_reason = "side_effects" if state == "stopped" else ""
+        services.plan_state_set(
+            patient=patient, by=prescriber, state=state, reason="best-tolerated dose", stop_reason=stop_reason
+        )
     data = board(prescriber)
     assert data.due_step_up == []
     assert data.stale == []

@@ -4,6 +4,8 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from titration import outcomes
 from titration.measures import (
@@ -205,3 +207,18 @@ def test_retention_by_a_milestone_leaves_out_patients_censored_before_it() -> No
     # Stopped on day 14 (week 2, side effects), stopped on day 200, censored on day 30, followed 400 days.
     share = retained_by([14, 200, 30, 400], [True, True, False, False], 91)
     assert (share.part, share.whole) == (2, 3)
+
+
+@given(
+    pains=st.lists(st.tuples(st.integers(0, 120), st.integers(0, 10)), max_size=25, unique_by=lambda p: p[0]),
+    first=st.integers(0, 60),
+    on=st.integers(0, 130),
+)
+def test_the_response_on_a_day_is_the_engine_s_assessment_of_the_whole_history(
+    pains: list[tuple[int, int]], first: int, on: int
+) -> None:
+    history = readings(*pains)
+    engine = outcomes.assess_response(
+        [outcomes.PainReading(r.day, r.pain) for r in history], first_dose_day=day(first), today=day(on)
+    )
+    assert response_on(history, first_dose=day(first), on=day(on))[0] == engine.classification
