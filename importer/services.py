@@ -56,10 +56,14 @@ AUDIT_REASON_MAX = 100  # django-simple-history's change reason column
 FILE_NAME_SHOWN = 40  # of a longer file name, in the audit trail; the import batch keeps it whole
 
 
+def short_name(file_name: str) -> str:
+    return file_name if len(file_name) <= FILE_NAME_SHOWN else file_name[: FILE_NAME_SHOWN - 1] + "…"
+
+
 def change_reason(file_name: str, row: int, by: Any, why: str = "") -> str:
     """The audit trail's "why" of an imported record, cut to what its column holds (the file name first)."""
     tail = f" row {row} by {by.get_username()}" + (f" — {why}" if why else "")
-    name = file_name if len(file_name) <= FILE_NAME_SHOWN else file_name[: FILE_NAME_SHOWN - 1] + "…"
+    name = short_name(file_name)
     text = f"imported from {name}{tail}"
     return text if len(text) <= AUDIT_REASON_MAX else text[: AUDIT_REASON_MAX - 1] + "…"
 
@@ -476,7 +480,7 @@ def _store(
         saved = bulk_create_audited([e for _, e in entries], by=by)
         rows_of.update({("dose", e.pk): row.number for (row, _), e in zip(entries, saved, strict=True)})
         report.entries += len(saved)
-        flags_reconcile(patient=patient, by=by, cause=f"the import of {file_name}")
+        flags_reconcile(patient=patient, by=by, cause=f"the import of {short_name(file_name)}")
     if checkins:
         saved_checkins = bulk_create_audited([c for _, c in checkins], by=by)
         report.checkins += len(saved_checkins)
