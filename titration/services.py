@@ -16,16 +16,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from medications import selectors as medication_selectors
 from patients.access import is_locked
 from patients.audit import bulk_create_audited, create_audited, save_audited
 from patients.concurrency import FieldChange, StaleEditError, check_version, display_value, submitted_values
-from patients.models import Patient
+from patients.models import Patient, clinic_today
 
 from . import course, rules, selectors
 from .models import (
     CheckIn,
     DoseEntry,
     DoseStatus,
+    DosingTime,
     Flag,
     FlagComment,
     Formulation,
@@ -58,11 +60,18 @@ class RecordError(Exception):
     """A record that cannot be stored as given. ``problem`` says what is wrong (no form field names);
     ``findings``: for a dose that needs a confirmation, the findings that need it (out of range, a slip)."""
 
-    def __init__(self, message: str, problem: str = "", findings: tuple[rules.Finding, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        problem: str = "",
+        findings: tuple[rules.Finding, ...] = (),
+        liquid: rules.LiquidDose | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.problem = problem
         self.findings = tuple(f for f in findings if f in rules.needs_confirmation(findings))
+        self.liquid = liquid  # a volume's conversion, for the confirmation step to show the mg
 
 
 class Problem:
@@ -76,6 +85,9 @@ class Problem:
     NOTE = "note"
     PERMISSION = "permission"
     STATE = "state"
+    VOLUME = "volume"  # a dose in mL: not a liquid plan, over 20 mL, or disagreeing with the mg given
+    OPIOID = "opioid"  # a plan set or restarted while an opioid is current: confirm with a reason
+    HYPERSENSITIVITY = "hypersensitivity"  # a plan for a patient with a known hypersensitivity: confirm
 
 
 def active_plan(patient: Patient) -> TitrationPlan | None:
@@ -107,12 +119,61 @@ PLAN_FIELDS = (
 )
 
 
+OPIOID_NEEDS_CONFIRMATION = rules.OPIOID_NEEDS_CONFIRMATION
+OPIOID_REASON_REQUIRED = rules.OPIOID_REASON_REQUIRED
+HYPERSENSITIVITY_REASON_REQUIRED = rules.HYPERSENSITIVITY_REASON_REQUIRED
+
+
+def _safety_confirmation(
+    *,
+    patient: Patient,
+    today: datetime.date,
+    confirm_opioid: bool,
+    opioid_reason: str,
+    confirm_hypersensitivity: bool,
+    hypersensitivity_reason: str,
+) -> str:
+    """Refuse (RecordError) a plan set or restarted while an opioid is current, or for a patient with a known
+    naltrexone hypersensitivity, unless each is confirmed with a reason; returns the reasons, for the record."""
+    reasons = []
+    needs = [w for w in medication_selectors.safety_warnings_for(patient, on=today) if w.needs_confirmation]
+    if needs:
+        if not confirm_hypersensitivity:
+            raise RecordError(needs[0].message, Problem.HYPERSENSITIVITY)
+        if not hypersensitivity_reason.strip():
+            raise RecordError(HYPERSENSITIVITY_REASON_REQUIRED, Problem.HYPERSENSITIVITY)
+        reasons.append(f"Known naltrexone hypersensitivity: {hypersensitivity_reason.strip()}")
+    opioids = medication_selectors.active_opioids_for(patient, on=today)
+    if opioids:
+        if not confirm_opioid:
+            raise RecordError(" ".join([*(o.message for o in opioids), OPIOID_NEEDS_CONFIRMATION]), Problem.OPIOID)
+        if not opioid_reason.strip():
+            raise RecordError(OPIOID_REASON_REQUIRED, Problem.OPIOID)
+        names = ", ".join(o.ingredient for o in opioids)
+        reasons.append(f"Set while an opioid is current ({names}): {opioid_reason.strip()}")
+    return " ".join(reasons)
+
+
 @transaction.atomic
-def plan_set(*, patient: Patient, by: Any, version: int | None = None, **fields: Any) -> TitrationPlan:
+def plan_set(
+    *,
+    patient: Patient,
+    by: Any,
+    version: int | None = None,
+    confirm_opioid: bool = False,
+    opioid_reason: str = "",
+    confirm_hypersensitivity: bool = False,
+    hypersensitivity_reason: str = "",
+    **fields: Any,
+) -> TitrationPlan:
     """Make a new plan the patient's active one; the old plan is ended and kept in the history.
 
     With ``version`` (of the plan the user opened, see ``patients.concurrency``), a save against a plan
-    changed or replaced meanwhile raises ``StaleEditError`` and saves nothing.
+    changed or replaced meanwhile raises ``StaleEditError`` and saves nothing. While an opioid is current, or
+    with a known naltrexone hypersensitivity, the plan needs a confirmation with a reason (RecordError with
+    ``Problem.OPIOID`` or ``Problem.HYPERSENSITIVITY`` otherwise); a current opioid then raises the critical
+    contraindication flag. A change of formulation or concentration from the plan before is the audit
+    trail's "why" ("concentration changed from 1 mg/mL to 0.5 mg/mL: the same mL is now half the dose").
     """
     locked = _lock(patient)
     if version is not None:
@@ -123,13 +184,45 @@ def plan_set(*, patient: Patient, by: Any, version: int | None = None, **fields:
                 check_version(current, opened=version, submitted=submitted_values(proposed, PLAN_FIELDS))
             except StaleEditError as exc:
                 raise _against_the_plan_opened(exc, opened=version, current=current) from None
+    override = _safety_confirmation(
+        patient=locked,
+        today=clinic_today(locked.clinic),
+        confirm_opioid=confirm_opioid,
+        opioid_reason=opioid_reason,
+        confirm_hypersensitivity=confirm_hypersensitivity,
+        hypersensitivity_reason=hypersensitivity_reason,
+    )
     now = timezone.now()
+    before = patient.plans.order_by("-start_date", "-created_at", "-pk").first()
     for old in patient.plans.filter(is_active=True):
         old.is_active, old.ended_at, old.ended_by = False, now, by
         save_audited(old, by=by, reason="Replaced by a new plan.", update_fields=["is_active", "ended_at", "ended_by"])
-    plan = create_audited(TitrationPlan, by=by, patient=patient, created_by=by, is_active=True, **fields)
+    fields.setdefault("formulation", Formulation.CAPSULE)
+    supply = (fields["formulation"], fields.get("liquid_concentration_mg_per_ml"))
+    previous = (before.formulation, before.liquid_concentration_mg_per_ml) if before else None
+    change = rules.supply_change_note(previous, supply)
+    plan = create_audited(
+        TitrationPlan,
+        by=by,
+        reason=_audit_reason(change[:1].upper() + change[1:] if change else override),
+        patient=patient,
+        created_by=by,
+        is_active=True,
+        safety_override_reason=override,
+        **fields,
+    )
     flags_reconcile(patient=locked, by=by, cause="the plan changed")
+    contraindications_reconcile(patient=locked, by=by, cause="the plan changed")
     return plan
+
+
+AUDIT_REASON_MAX = 100  # the history rows' change reason column
+
+
+def _audit_reason(text: str) -> str:
+    """A reason as the audit trail's "why" column holds it (at most 100 characters)."""
+    text = text.strip()
+    return text if len(text) <= AUDIT_REASON_MAX else text[: AUDIT_REASON_MAX - 1] + "…"
 
 
 def _against_the_plan_opened(error: StaleEditError, *, opened: int, current: TitrationPlan) -> StaleEditError:
@@ -150,9 +243,18 @@ def _against_the_plan_opened(error: StaleEditError, *, opened: int, current: Tit
     )
 
 
+LDN_ACTIVE_STATES = (rules.PlanState.TITRATING, rules.PlanState.HOLDING)
+
+
 @transaction.atomic
-def plan_state_set(*, patient: Patient, by: Any, state: str, reason: str) -> PlanStateChange:
-    """Titrate, hold at the current dose, pause or stop the active plan from today, with a reason."""
+def plan_state_set(
+    *, patient: Patient, by: Any, state: str, reason: str, confirm_opioid: bool = False
+) -> PlanStateChange:
+    """Titrate, hold at the current dose, pause or stop the active plan from today, with a reason.
+
+    Restarting a paused or stopped plan while an opioid is current needs ``confirm_opioid`` (the reason is
+    the state change's own), and raises the critical contraindication flag; pausing or stopping closes it.
+    """
     if not reason.strip():
         raise RecordError(REASON_REQUIRED, Problem.REASON)
     locked = _lock(patient)
@@ -160,20 +262,108 @@ def plan_state_set(*, patient: Patient, by: Any, state: str, reason: str) -> Pla
     if plan is None:
         raise RecordError(NO_PLAN, Problem.STATE)
     current = plan.state_changes.order_by("-effective_on", "-changed_at", "-pk").first()
-    if (current.state if current else rules.PlanState.TITRATING) == state:
+    before = current.state if current else rules.PlanState.TITRATING
+    if before == state:
         raise RecordError(STATE_UNCHANGED, Problem.STATE)
+    today = clinic_today(locked.clinic)
+    if state in LDN_ACTIVE_STATES and before not in LDN_ACTIVE_STATES and not confirm_opioid:
+        opioids = medication_selectors.active_opioids_for(locked, on=today)
+        if opioids:
+            raise RecordError(" ".join([*(o.message for o in opioids), OPIOID_NEEDS_CONFIRMATION]), Problem.OPIOID)
     change = PlanStateChange(
         patient=locked,
         plan=plan,
         state=state,
-        effective_on=timezone.localdate(),
+        effective_on=today,
         reason=reason.strip(),
         changed_by=by,
     )
     # The model's own ``reason`` is also the audit trail's "why" (create_audited would take it as only that).
     save_audited(change, by=by, reason=change.reason)
-    flags_reconcile(patient=locked, by=by, cause=f"the plan was set to {rules.PlanState(state).label.lower()}")
+    cause = f"the plan was set to {rules.PlanState(state).label.lower()}"
+    flags_reconcile(patient=locked, by=by, cause=cause)
+    contraindications_reconcile(patient=locked, by=by, cause=cause)
     return change
+
+
+OPIOID_ENDED_NOTE = "Opioid ended on {day}."
+CONTRAINDICATION_NO_LONGER = "Re-assessed after {cause}: LDN is no longer active."
+
+
+@transaction.atomic
+def contraindications_reconcile(*, patient: Patient, by: Any, cause: str) -> None:
+    """Bring the critical contraindication flags in line with the medication list and the plan, today.
+
+    A flag per contraindicating opioid current while the active plan is titrating or holding
+    (``rules.contraindication_findings``), on the first current entry of that opioid. An open flag whose
+    opioid is no longer current closes as "opioid ended" with the date (or "entry voided"); one whose plan
+    was paused, stopped or replaced by none closes as re-assessed. A flag a prescriber acknowledged is not
+    raised again while the same entries stay current. Runs after every change of the medication list
+    (registered with ``medications.services``) and of the plan or its state.
+    """
+    today = clinic_today(patient.clinic)
+    plan = active_plan(patient)
+    state = selectors.plan_state_now(plan, today)[0] if plan is not None else None
+    opioids = medication_selectors.active_opioids_for(patient, on=today) if state in LDN_ACTIVE_STATES else []
+    findings = dict(
+        zip(
+            (o.message for o in opioids),
+            rules.contraindication_findings([o.message for o in opioids], state),
+            strict=True,
+        )
+    )
+    existing = list(
+        Flag.objects.select_for_update()
+        .filter(patient=patient, kind=rules.FlagKind.CONTRAINDICATION)
+        .select_related("medication")
+        .order_by("pk")
+    )
+    now = timezone.now()
+    covered: set[str] = set()
+    changed: list[Flag] = []
+    for opioid in opioids:
+        mine = [flag for flag in existing if flag.medication_id in opioid.entry_ids]
+        if any(flag.is_open or flag.closed_as == Flag.ClosedAs.ACKNOWLEDGED for flag in mine):
+            covered.add(opioid.message)
+            for flag in mine:
+                if flag.is_open and flag.message != opioid.message:
+                    flag.message = opioid.message
+                    changed.append(flag)
+    current_ids = {entry_id for opioid in opioids for entry_id in opioid.entry_ids}
+    for flag in existing:
+        if not flag.is_open or flag.medication_id in current_ids:
+            continue
+        entry = flag.medication
+        if entry is not None and entry.is_voided:
+            _close(flag, by, now, Flag.ClosedAs.ENTRY_VOIDED, VOIDED_NOTE)
+        elif entry is not None and entry.stop_date is not None and entry.stop_date <= today:
+            _close(
+                flag, by, now, Flag.ClosedAs.OPIOID_ENDED, OPIOID_ENDED_NOTE.format(day=f"{entry.stop_date:%-d %b %Y}")
+            )
+        else:
+            _close(flag, by, now, Flag.ClosedAs.REASSESSED, CONTRAINDICATION_NO_LONGER.format(cause=cause))
+        changed.append(flag)
+    if changed:
+        bulk_update_with_history(
+            changed,
+            Flag,
+            ["message", "acknowledged_at", "acknowledged_by", "acknowledgement_note", "closed_as"],
+            default_user=by,
+            default_change_reason=_audit_reason(f"Re-assessed after {cause}."),
+        )
+    new = [
+        Flag(
+            patient=patient,
+            medication_id=opioid.entry_ids[0],
+            kind=finding.kind,
+            severity=finding.severity,
+            message=finding.message,
+        )
+        for opioid in opioids
+        if opioid.message not in covered
+        for finding in [findings[opioid.message]]
+    ]
+    bulk_create_audited(new, by=by, reason=_audit_reason(f"Raised after {cause}."))
 
 
 def dose_record(
@@ -187,11 +377,19 @@ def dose_record(
     notes: str = "",
     override_reason: str = "",
     confirmed: bool = False,
+    dose_ml: Decimal | None = None,
+    ml_in_mg_field: Decimal | None = None,
+    time_of_day: str = "",
 ) -> tuple[DoseEntry, list[rules.Finding]]:
     """Store one day's dose after the one assessment, and re-derive the patient's flags.
 
     Raises RecordError when the dose is refused or needs a confirmation with a reason (``problem`` says
     which). Returns the entry and the findings of its day.
+
+    A liquid dose may be given as a volume (``dose_ml``): it is converted at the concentration of the plan
+    in force that day (``rules.liquid_dose``) and every rule runs on the mg; the entry keeps the volume and
+    the concentration too. ``ml_in_mg_field``: a volume typed in the mg field ("3 mL"), refused with the
+    conversion spelled out, never read as mg. ``time_of_day`` defaults to the plan's dosing time.
 
     Runs in the caller's transaction when there is one (a request's), without a savepoint of its own: a
     refusal comes before any write, and the patient's lock, taken before the entries are read, turns a second
@@ -212,6 +410,9 @@ def dose_record(
                 notes=notes,
                 override_reason=override_reason,
                 confirmed=confirmed,
+                dose_ml=dose_ml,
+                ml_in_mg_field=ml_in_mg_field,
+                time_of_day=time_of_day,
             )
     except IntegrityError as exc:
         if "unique" not in str(exc).lower():
@@ -232,26 +433,33 @@ def _dose_record(
     notes: str,
     override_reason: str,
     confirmed: bool,
+    dose_ml: Decimal | None = None,
+    ml_in_mg_field: Decimal | None = None,
+    time_of_day: str = "",
 ) -> tuple[DoseEntry, list[rules.Finding]]:
     locked = _lock(patient)
     facts = selectors.course_facts(locked, with_flags=True)
     context, walked = course.context_before(facts.entries, facts.terms, facts.gap_days, taken_on)
+    plan = facts.plan_by_id.get(context.plan.plan_id) if context.plan else None
+    liquid = _liquid(plan, dose_mg, dose_ml, ml_in_mg_field) if taken else None
+    if liquid is not None:
+        dose_mg = liquid.dose_mg
     verdict = rules.assess_dose(
         dose=dose_mg if taken else None,
         day=taken_on,
         taken=taken,
         context=context,
-        today=timezone.localdate(),
+        today=clinic_today(locked.clinic),
         born=locked.date_of_birth,
         day_has_entry=any(e.day == taken_on for e in facts.entries),
         confirmed=confirmed,
         override_reason=override_reason,
     )
     if not verdict.accepted:
-        raise RecordError(verdict.message, verdict.problem or "", verdict.findings)
+        raise RecordError(verdict.message, verdict.problem or "", verdict.findings, liquid=liquid)
     confirmed_reason = override_reason.strip() if rules.needs_confirmation(verdict.findings) else ""
-    plan = facts.plan_by_id.get(context.plan.plan_id) if context.plan else None
-    fact = course.EntryFact(None, taken_on, taken, dose_mg if taken else None)
+    formulation = formulation or (plan.formulation if plan else Formulation.CAPSULE)
+    fact = course.EntryFact(None, taken_on, taken, dose_mg if taken else None, formulation)
     # Where the patient stands after this entry: exact when it is the newest (the usual case), else
     # re-assessment below corrects it with the entries after it.
     after = walked.record(fact).after.as_json()
@@ -262,8 +470,11 @@ def _dose_record(
         patient=locked,
         taken_on=taken_on,
         dose_mg=dose_mg if taken else None,
+        dose_ml=liquid.volume_ml if liquid else None,
+        concentration_mg_per_ml=liquid.concentration_mg_per_ml if liquid else None,
         status=DoseStatus.TAKEN if taken else DoseStatus.MISSED,
-        formulation=formulation or (plan.formulation if plan else Formulation.CAPSULE),
+        formulation=formulation,
+        time_of_day=time_of_day or (plan.dosing_time if plan else DosingTime.BEDTIME),
         notes=notes,
         plan=plan,
         scheduled_dose_mg=context.expected,
@@ -271,10 +482,23 @@ def _dose_record(
         override_reason=confirmed_reason,
         recorded_by=by,
     )
-    entries = [*facts.entries, course.EntryFact(entry.pk, taken_on, taken, entry.dose_mg)]
+    entries = [*facts.entries, course.EntryFact(entry.pk, taken_on, taken, entry.dose_mg, formulation)]
     facts.derived[entry.pk] = (context.expected, after)
     _reconcile(locked, entries, facts, by=by, cause=f"the dose of {taken_on:%-d %b %Y} was recorded")
     return entry, list(verdict.findings)
+
+
+def _liquid(
+    plan: TitrationPlan | None, dose_mg: Decimal | None, dose_ml: Decimal | None, ml_in_mg_field: Decimal | None
+) -> rules.LiquidDose | None:
+    """The liquid dose of a form, at the concentration of the plan in force (already loaded: no query)."""
+    concentration = plan.liquid_concentration_mg_per_ml if plan and plan.formulation == Formulation.LIQUID else None
+    if ml_in_mg_field is not None:
+        raise RecordError(rules.ml_in_mg_field_message(ml_in_mg_field, concentration), Problem.DOSE)
+    try:
+        return rules.resolve_liquid_dose(dose_mg=dose_mg, volume_ml=dose_ml, concentration=concentration)
+    except rules.DoseError as exc:
+        raise RecordError(str(exc), Problem.VOLUME) from None
 
 
 @transaction.atomic
@@ -435,7 +659,7 @@ def flag_comment_add(*, flag: Flag, by: Any, text: str) -> FlagComment:
 
 def check_day(*, patient: Patient, day: datetime.date) -> None:
     """A clinical record's date: not in the future, not before the patient was born."""
-    problem = rules.check_record_day(day, today=timezone.localdate(), born=patient.date_of_birth)
+    problem = rules.check_record_day(day, today=clinic_today(patient.clinic), born=patient.date_of_birth)
     if problem:
         raise RecordError(problem, Problem.DAY)
 
