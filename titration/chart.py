@@ -30,6 +30,7 @@ def parse_period(raw: str | None) -> str:
 class ChartDay:
     day: datetime.date
     dose_mg: Decimal | None = None
+    dose_text: str = ""  # as every surface shows it: "1.5 mg (3 mL of 0.5 mg/mL)" for a liquid measured in mL
     scheduled_mg: Decimal | None = None
     missed: bool = False
     flagged: list[str] = field(default_factory=list)
@@ -106,11 +107,13 @@ def chart_for(patient: Patient, plans: list[TitrationPlan], period: str, today: 
     }
 
     entries = DoseEntry.objects.live().filter(patient=patient, taken_on__range=(start, today))
-    for taken_on, dose, status in entries.values_list("taken_on", "dose_mg", "status"):
+    columns = ("taken_on", "dose_mg", "status", "dose_ml", "concentration_mg_per_ml")
+    for taken_on, dose, status, volume, concentration in entries.values_list(*columns):
         if status == DoseStatus.MISSED:
             days[taken_on].missed = True
         else:
             days[taken_on].dose_mg = dose
+            days[taken_on].dose_text = rules.format_entry_dose(dose, volume, concentration)
     flags = (
         Flag.objects.filter(dose_entry__in=entries, severity__gte=rules.Severity.WARNING)
         .exclude(closed_as__in=[Flag.ClosedAs.REASSESSED, Flag.ClosedAs.ENTRY_VOIDED])

@@ -28,19 +28,27 @@ def plan_terms(plans: list[TitrationPlan], states: list[PlanStateChange]) -> lis
     by_plan: dict[int, list[tuple[datetime.date, rules.PlanState]]] = defaultdict(list)
     for change in states:
         by_plan[change.plan_id].append((change.effective_on, rules.PlanState(change.state)))
-    return [
-        rules.PlanTerms(
-            plan_id=plan.pk,
-            start_date=plan.start_date,
-            starting_dose_mg=plan.starting_dose_mg,
-            step_mg=plan.step_mg,
-            step_interval_days=plan.step_interval_days,
-            target_dose_mg=plan.target_dose_mg,
-            last_day=timezone.localdate(plan.ended_at) if plan.ended_at else None,
-            states=tuple(by_plan.get(plan.pk, ())),
+    terms = []
+    previous: tuple[str, Decimal | None] | None = None
+    for plan in sorted(plans, key=lambda p: (p.start_date, p.created_at, p.pk)):
+        supply = (plan.formulation, plan.liquid_concentration_mg_per_ml)
+        terms.append(
+            rules.PlanTerms(
+                plan_id=plan.pk,
+                start_date=plan.start_date,
+                starting_dose_mg=plan.starting_dose_mg,
+                step_mg=plan.step_mg,
+                step_interval_days=plan.step_interval_days,
+                target_dose_mg=plan.target_dose_mg,
+                last_day=timezone.localdate(plan.ended_at) if plan.ended_at else None,
+                states=tuple(by_plan.get(plan.pk, ())),
+                formulation=plan.formulation,
+                set_on=timezone.localdate(plan.created_at) if plan.created_at else None,
+                supply_change=rules.supply_change_note(previous, supply),
+            )
         )
-        for plan in sorted(plans, key=lambda p: (p.start_date, p.created_at, p.pk))
-    ]
+        previous = supply
+    return terms
 
 
 DerivedValues = tuple[Decimal | None, dict[str, object] | None]
@@ -70,7 +78,7 @@ def course_facts(
         plans, states = _plans_with_states(patient)
     else:
         states = list(PlanStateChange.objects.filter(patient=patient).order_by("effective_on", "changed_at", "pk"))
-    columns = ["pk", "taken_on", "status", "dose_mg", "scheduled_dose_mg", "course_after"]
+    columns = ["pk", "taken_on", "status", "dose_mg", "scheduled_dose_mg", "course_after", "formulation"]
     flags: list[Flag] | None = None
     if with_flags:
         rows, flags = _entries_with_flags(patient, columns)
@@ -78,8 +86,8 @@ def course_facts(
         rows = list(DoseEntry.objects.live().filter(patient=patient).values_list(*columns))
     entries = []
     derived: dict[int | None, DerivedValues] = {}
-    for pk, day, status, dose, expected, after in rows:
-        entries.append(course.EntryFact(pk, day, status == DoseStatus.TAKEN, dose))
+    for pk, day, status, dose, expected, after, formulation in rows:
+        entries.append(course.EntryFact(pk, day, status == DoseStatus.TAKEN, dose, formulation))
         derived[pk] = (expected, after)
     return CourseFacts(
         entries=entries,
@@ -459,3 +467,22 @@ def dashboard(user: Any, today: datetime.date) -> Dashboard:
         adherence=[p for p in patients if p.pk in adherence_ids],
         critical=[(p, critical_counts[p.pk]) for p in patients if p.pk in critical_counts],
     )
+
+
+@dataclass(frozen=True)
+class PlanHistoryRow:
+    plan: TitrationPlan
+    supply_change: str  # how its formulation or concentration differs from the plan before it, or ""
+
+
+def plan_history(patient: Patient) -> list[PlanHistoryRow]:
+    """Every plan of the patient, newest first, each with its change of formulation or concentration from
+    the plan before it ("concentration changed from 1 mg/mL to 0.5 mg/mL: the same mL is now half the dose")."""
+    plans = list(patient.plans.select_related("created_by", "ended_by").order_by("start_date", "created_at", "pk"))
+    rows = []
+    previous: tuple[str, Decimal | None] | None = None
+    for plan in plans:
+        supply = (plan.formulation, plan.liquid_concentration_mg_per_ml)
+        rows.append(PlanHistoryRow(plan=plan, supply_change=rules.supply_change_note(previous, supply)))
+        previous = supply
+    return rows[::-1]
