@@ -326,3 +326,10 @@ def test_a_liquid_plan_takes_the_week_in_ml_as_the_dose_form_does(prescriber_cli
     data["form-6-dose_ml"] = "3"
     assert prescriber_client.post(url(patient), data).status_code == 302
     assert set(week().values_list("dose_mg", "dose_ml")) == {(Decimal("1.5"), Decimal("3"))}
+
+
+def test_an_empty_post_is_a_stale_grid_not_an_error(prescriber_client, planned):
+    response = prescriber_client.post(url(planned), {})
+    assert response.status_code == 200
+    assert response.context["problem"] == diary.DIARY_CHANGED
+    assert not week().exists()
