@@ -203,7 +203,7 @@ def test_the_patient_export_neutralises_every_hostile_field(staff_client, hostil
     for stored in stored_texts(hostile_record):
         assert csv_cell(stored) in cells, stored
     assert not [cell for cell in cells if any(first_visible_is_a_sign(p) for p in pieces(cell))]
-    assert {row[2] for row in rows[1:] if row[0] == "dose"} == {"1.5"}
+    assert {row[2] for row in rows if row[1:2] == ["Dose"] and row[2]} == {"1.5"}  # Record, Dose (mg)
 
 
 # LibreOffice Calc --------------------------------------------------------------------------------------------
@@ -316,12 +316,33 @@ def test_libreoffice_opens_the_patient_export_with_no_formula_cell(
     strings = {cell.text for row in by_comma for cell in row if cell.value_type == "string"}
     for stored in stored_texts(hostile_record):
         assert as_calc_shows(csv_cell(stored)) in strings, stored  # arrived, as text
-    doses = [row[2] for row in by_comma[1:] if row[0].text == "dose"]
+    doses = [row[2] for row in by_comma if len(row) > 2 and row[1].text == "Dose" and row[2].text]
     assert doses and all((cell.value_type, cell.text) == ("float", "1.5") for cell in doses)  # still numbers
 
     by_semicolon = open_in_calc(export, "semicolon", calc_profile)
     assert formula_cells(by_semicolon) == []
     assert not [c.text for row in by_semicolon for c in row if first_visible_is_a_sign(c.text)]
+
+
+@needs_calc
+@pytest.mark.django_db
+def test_libreoffice_opens_the_de_identified_export_with_no_formula_cell_and_no_identifier(
+    staff_client, hostile_record, tmp_path, calc_profile
+):
+    export = tmp_path / "deidentified.csv"
+    response = staff_client.get(f"/patients/{hostile_record.pk}/export.csv?deidentified=1")
+    export.write_text(body_of(response), newline="")
+    for separator in ("comma", "semicolon"):
+        sheet = open_in_calc(export, separator, calc_profile)
+        assert formula_cells(sheet) == [], separator
+        texts = " ".join(cell.text for row in sheet for cell in row)
+        for identifier in (hostile_record.mrn, hostile_record.family_name, "1980", "@dr.hostile"):
+            assert identifier not in texts, (separator, identifier)
+    by_comma = open_in_calc(export, "comma", calc_profile)
+    table = [row for row in by_comma if len(row) > 2 and row[1].text == "Dose"]
+    assert table and all(row[0].value_type == "float" for row in table)  # day numbers, as numbers
+    doses = [row[2] for row in table if row[2].text]
+    assert doses and all((cell.value_type, cell.text) == ("float", "1.5") for cell in doses)
 
 
 @needs_calc

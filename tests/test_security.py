@@ -35,6 +35,7 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "titration:checkin-void": {"get": (200, 200, 404), "post": (200, 200, 404)},
     "titration:export": {"get": (200, 200, 404), "post": (405, 405, 405)},
     "titration:history": {"get": (200, 200, 404), "post": (405, 405, 405)},
+    "titration:schedule": {"get": (200, 200, 404), "post": (405, 405, 405)},
     "titration:flags": {"get": (200, 200, 200), "post": (405, 405, 405)},
     "titration:flag-acknowledge": {"get": (405, 405, 405), "post": (302, 302, 404)},
     "titration:flag-comment": {"get": (405, 405, 405), "post": (302, 302, 404)},  # an empty comment: a message

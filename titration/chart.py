@@ -1,15 +1,16 @@
 """The dose–pain chart's data for a period: a fixed handful of queries, never one per point.
 
-The chart itself is drawn in the browser by Chart.js (installed from npm, served by the app); this module
-gives it plain series and gives screen readers and print a summary and a table of the notable days.
+The chart is drawn on the server as SVG (``chart_drawing``): it scales to any screen or sheet of paper and
+needs no script. This module reads the days, and gives screen readers and print a summary and a table of the
+notable days.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from patients.models import Patient
 
@@ -44,6 +45,12 @@ class Chart:
     start: datetime.date
     end: datetime.date
     days: list[ChartDay]
+    axis_top_mg: Decimal = Decimal("6")  # doses above it are drawn at the top and marked
+
+    @property
+    def beyond_axis(self) -> list[ChartDay]:
+        """Days whose dose is above the dose axis (a likely slip): marked at its top with the true value."""
+        return [d for d in self.days if d.dose_mg is not None and d.dose_mg > self.axis_top_mg]
 
     @property
     def notable_days(self) -> list[ChartDay]:
@@ -61,37 +68,42 @@ class Chart:
     def summary(self) -> str:
         doses = [d.dose_mg for d in self.days if d.dose_mg is not None]
         pains = [d.pain for d in self.days if d.pain is not None]
-        parts = [f"From {self.start:%-d %b %Y} to {self.end:%-d %b %Y}: {len(doses)} doses taken"]
+        parts = [f"From {self.start:%-d %b %Y} to {self.end:%-d %b %Y}: {plural(len(doses), 'dose')} taken"]
         missed = sum(d.missed for d in self.days)
         parts.append(f"{missed} missed")
         if doses:
             parts.append(f"dose from {rules.format_dose(doses[0])} to {rules.format_dose(doses[-1])}")
         if pains:
-            parts.append(f"{len(pains)} pain scores, from {pains[0]} to {pains[-1]} out of 10")
+            parts.append(f"{plural(len(pains), 'pain score')}, from {pains[0]} to {pains[-1]} out of 10")
         else:
             parts.append("no pain scores")
         flagged = sum(bool(d.flagged) for d in self.days)
         severe = sum(bool(d.severe_effects) for d in self.days)
-        parts.append(f"{flagged} flagged dose{'s' if flagged != 1 else ''}")
-        parts.append(f"{severe} day{'s' if severe != 1 else ''} with a severe side effect")
+        parts.append(f"{plural(flagged, 'flagged dose')}")
+        parts.append(f"{plural(severe, 'day')} with a severe side effect")
+        beyond = self.beyond_axis
+        if beyond:
+            values = ", ".join(f"{rules.format_dose(d.dose_mg)} on {d.day:%-d %b %Y}" for d in beyond)
+            parts.append(
+                f"{plural(len(beyond), 'dose')} above the chart's {rules.format_dose(self.axis_top_mg)} axis, "
+                f"marked at its top ({values})"
+            )
         return ", ".join(parts) + "."
 
-    def series(self) -> dict[str, Any]:
-        """Plain lists for Chart.js, one value per day (None where there is nothing)."""
 
-        def number(value: Decimal | None) -> str | None:
-            return None if value is None else format(value.normalize(), "f")
+def plural(count: int, noun: str) -> str:
+    """``1 dose``, ``2 doses``, ``0 doses``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
-        return {
-            "labels": [d.day.isoformat() for d in self.days],
-            "dose": [number(d.dose_mg) for d in self.days],
-            "scheduled": [number(d.scheduled_mg) for d in self.days],
-            "missed": [0 if d.missed else None for d in self.days],
-            "flagged": [number(d.dose_mg) if d.flagged else None for d in self.days],
-            "pain": [d.pain for d in self.days],
-            "severe": [d.pain if d.severe_effects and d.pain is not None else None for d in self.days],
-            "range": [number(rules.LDN_MIN_MG), number(rules.LDN_MAX_MG)],
-        }
+
+def axis_top(targets: list[Decimal]) -> Decimal:
+    """The dose axis's top: at least 1 mg above the LDN range or the highest plan target, in whole mg (6 mg).
+
+    A tenfold slip (ISMP: decimal-point errors) must not rescale the chart and flatten every other dose, so
+    the axis does not follow the doses; a dose above it is drawn at the top and marked with its value.
+    """
+    ceiling = max([rules.LDN_MAX_MG, *targets])
+    return Decimal(math.ceil(ceiling + 1))
 
 
 def chart_for(patient: Patient, plans: list[TitrationPlan], period: str, today: datetime.date) -> Chart:
@@ -135,4 +147,5 @@ def chart_for(patient: Patient, plans: list[TitrationPlan], period: str, today: 
     expected = selectors.expected_doses(patient, plans, list(days))
     for chart_day in days.values():
         chart_day.scheduled_mg = expected[chart_day.day]
-    return Chart(period=period, start=start, end=today, days=list(days.values()))
+    top = axis_top([plan.target_dose_mg for plan in plans])
+    return Chart(period=period, start=start, end=today, days=list(days.values()), axis_top_mg=top)

@@ -1,93 +1,226 @@
-"""The CSV export of a patient's record: every dose entry and check-in, voided ones marked.
+"""The CSV export of a patient's record: one table of every dose entry and check-in, sorted by date.
 
-A missed entry carries no dose (``dose_mg`` empty, ``status`` missed): it is never counted as taken. The
-expected dose of each day is the patient-paced one of ``titration.course``, the same the pages show.
+Written for a spreadsheet user: readable headers ("Date", "Dose (mg)"), one ``Record`` column (Dose or
+Check-in), flags in words ("Critical: tenfold change"), dates in ISO 8601 (2026-11-30), which every spreadsheet
+reads as a date, and times in the clinic's time zone with their offset. Only a taken, live dose has a value in
+the dose column, so a SUM of the column is the total taken: a missed or voided row leaves it empty and says
+why in ``Status``. The expected dose of each day is the patient-paced one of ``titration.course``.
+
+The first rows name the patient (name, MRN, date of birth) and the time of the export. The de-identified
+export has none of them, no free text (notes and reasons may name people) and no user names, and gives each
+date as a day number counted from the first dose taken (day 0).
+
 Cells a spreadsheet would run as a formula are neutralised in one place for every CSV: patients.csv_stream.
 """
 
 from __future__ import annotations
 
+import datetime
+import heapq
+import zoneinfo
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
+
 from patients.csv_stream import csv_cell, csv_lines
-from patients.models import Patient
+from patients.models import Clinic, Patient
 
 from . import selectors
-from .models import CheckIn, DoseEntry, Flag
+from .models import CheckIn, DoseEntry, DoseStatus, Flag
 
-HEADER = [
-    "record",
-    "date",
-    "dose_mg",
-    "expected_dose_mg",
-    "status",
-    "formulation",
-    "pain_score",
-    "sleep_quality",
-    "side_effects",
-    "notes",
-    "override_reason",
-    "flags",
-    "recorded_by",
-    "recorded_at",
-    "voided",
-    "voided_by",
-    "voided_at",
-    "void_reason",
-]
 BATCH = 2000
 neutralise = csv_cell  # a cell as the CSV writes it: numbers as numbers, formula-like text neutralised
 
+DOSE, CHECKIN = "Dose", "Check-in"
+# Liquid doses as measured, where the dose log keeps them.
+LIQUID_FIELDS = [("dose_ml", "Dose (mL)"), ("concentration_mg_per_ml", "Concentration (mg/mL)")]
+
+
+def _has_field(name: str) -> bool:
+    return any(field.name == name for field in DoseEntry._meta.get_fields())
+
+
+def _liquid_fields() -> list[tuple[str, str]]:
+    return [(name, header) for name, header in LIQUID_FIELDS if _has_field(name)]
+
+
+def _time_of_day_field() -> bool:
+    return _has_field("time_of_day")
+
+
+def header(*, deidentified: bool = False) -> list[str]:
+    """The table's column names (the de-identified export leaves out names, free text and clock times)."""
+    columns = ["Day" if deidentified else "Date", "Record", "Dose (mg)"]
+    columns += [title for _, title in _liquid_fields()]
+    columns += ["Expected dose (mg)", "Status", "Formulation"]
+    columns += ["Time of day"] if _time_of_day_field() else []
+    columns += ["Pain (0–10)", "Sleep quality (0–10)", "Side effects"]
+    if deidentified:
+        return [*columns, "Flags", "Recorded on day", "Voided"]
+    return [
+        *columns,
+        "Notes",
+        "Out-of-range reason",
+        "Flags",
+        "Recorded by",
+        "Recorded at",
+        "Voided",
+        "Voided by",
+        "Voided at",
+        "Void reason",
+    ]
+
+
+HEADER = header()
+DEIDENTIFIED_HEADER = header(deidentified=True)
+
+
+def clinic_zone(clinic: Clinic) -> datetime.tzinfo:
+    """The clinic's time zone where the clinic has one, else the app's (``TIME_ZONE``)."""
+    name = getattr(clinic, "time_zone", "") or settings.TIME_ZONE
+    try:
+        return zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(str(settings.TIME_ZONE))
+
+
+def local_time(moment: datetime.datetime | None, zone: datetime.tzinfo) -> str:
+    """``2026-11-30T21:05:00+00:00``: ISO 8601 in the clinic's time zone, with its offset."""
+    return "" if moment is None else moment.astimezone(zone).isoformat(timespec="seconds")
+
+
+def flag_text(flag: Flag) -> str:
+    """``Critical: tenfold change (open)``: severity, kind and whether the flag is still open."""
+    kind = str(flag.get_kind_display())
+    kind = kind if kind[1:2].isupper() else kind[:1].lower() + kind[1:]  # "outside LDN range", "tenfold change"
+    state = "open" if flag.is_open else str(Flag.ClosedAs(flag.closed_as).label).lower()
+    return f"{flag.get_severity_display()}: {kind} ({state})"
+
 
 def _flags(record: DoseEntry | CheckIn) -> str:
-    """Each flag as ``kind:severity [state]``, for example ``tenfold_change:critical [entry voided]``."""
-    return "; ".join(
-        f"{flag.kind}:{flag.get_severity_display().lower()} [{_state(flag)}]" for flag in record.flags.all()
-    )
+    return "; ".join(flag_text(flag) for flag in record.flags.all())
 
 
-def _state(flag: Flag) -> str:
-    return "open" if flag.is_open else str(Flag.ClosedAs(flag.closed_as).label).lower()
+@dataclass(frozen=True)
+class _Dating:
+    """How a row writes its dates: ISO dates, or day numbers counted from the first dose (de-identified)."""
+
+    origin: datetime.date | None
+    zone: datetime.tzinfo
+
+    def day(self, day: datetime.date) -> str | int:
+        return day.isoformat() if self.origin is None else (day - self.origin).days
+
+    def day_of(self, moment: datetime.datetime) -> int | str:
+        return self.day(moment.astimezone(self.zone).date())
 
 
-def _common(record: DoseEntry | CheckIn) -> list[Any]:
+def _first_dose_day(patient: Patient) -> datetime.date:
+    """Day 0 of the de-identified export: the first dose taken (else the first record, else today)."""
+    taken = DoseEntry.objects.live().filter(patient=patient, status=DoseStatus.TAKEN).order_by("taken_on")
+    first = taken.values_list("taken_on", flat=True).first()
+    if first is None:
+        first = selectors.first_record_day(patient, list(patient.plans.all()))
+    return first or timezone.localdate()
+
+
+def _status(record: DoseEntry | CheckIn) -> str:
+    if isinstance(record, CheckIn):
+        return "Voided" if record.voided_at else "Check-in"
+    status = str(record.get_status_display())
+    if record.voided_at:
+        was = f"{csv_cell(record.dose_mg)} mg, " if record.dose_mg is not None else ""
+        return f"Voided (was {was}{status.lower()})"
+    return status
+
+
+def _dose_row(entry: DoseEntry, expected: Any, dating: _Dating, deidentified: bool) -> list[Any]:
+    counted = entry.voided_at is None and entry.status == DoseStatus.TAKEN
+    row: list[Any] = [dating.day(entry.taken_on), DOSE, entry.dose_mg if counted else None]
+    row += [getattr(entry, name) if counted else None for name, _ in _liquid_fields()]
+    row += [expected, _status(entry), entry.get_formulation_display()]
+    row += [entry.get_time_of_day_display()] if _time_of_day_field() else []
+    row += [None, None, ""]
+    if deidentified:
+        return [*row, _flags(entry), dating.day_of(entry.recorded_at), "Yes" if entry.voided_at else "No"]
+    return [*row, entry.notes, entry.override_reason, _flags(entry), *_audit(entry, dating.zone)]
+
+
+def _checkin_row(checkin: CheckIn, dating: _Dating, deidentified: bool) -> list[Any]:
+    effects = "; ".join(str(effect) for effect in checkin.side_effects.all())
+    row: list[Any] = [dating.day(checkin.checked_on), CHECKIN, None]
+    row += [None for _ in _liquid_fields()]
+    row += [None, _status(checkin), ""]
+    row += [""] if _time_of_day_field() else []
+    row += [checkin.pain_score, checkin.sleep_quality, effects]
+    if deidentified:
+        return [*row, _flags(checkin), dating.day_of(checkin.recorded_at), "Yes" if checkin.voided_at else "No"]
+    return [*row, checkin.notes, "", _flags(checkin), *_audit(checkin, dating.zone)]
+
+
+def _audit(record: DoseEntry | CheckIn, zone: datetime.tzinfo) -> list[Any]:
     return [
         record.recorded_by.username,
-        record.recorded_at.isoformat(timespec="seconds"),
-        "yes" if record.voided_at else "no",
+        local_time(record.recorded_at, zone),
+        "Yes" if record.voided_at else "No",
         record.voided_by.username if record.voided_by else "",
-        record.voided_at.isoformat(timespec="seconds") if record.voided_at else "",
+        local_time(record.voided_at, zone),
         record.void_reason,
     ]
 
 
-def rows(patient: Patient) -> Iterator[list[str]]:
-    yield HEADER
+def preamble(patient: Patient, zone: datetime.tzinfo, now: datetime.datetime) -> list[list[Any]]:
+    """The rows above the table that name the patient and the time of the export, then an empty row."""
+    return [
+        ["Patient", f"{patient.family_name}, {patient.given_name}"],
+        ["MRN", patient.mrn],
+        ["Date of birth", patient.date_of_birth.isoformat()],
+        ["Exported", local_time(now, zone)],
+        [],
+    ]
+
+
+def rows(patient: Patient, *, deidentified: bool = False) -> Iterator[list[Any]]:
+    """The export's rows, preamble and header first; the records are read in batches, never all at once."""
+    zone = clinic_zone(patient.clinic)
+    if deidentified:
+        dating = _Dating(origin=_first_dose_day(patient), zone=zone)
+        yield ["De-identified export: no name, MRN or date of birth; days are counted from the first dose (day 0)."]
+        yield []
+        yield DEIDENTIFIED_HEADER
+    else:
+        dating = _Dating(origin=None, zone=zone)
+        yield from preamble(patient, zone, timezone.now())
+        yield HEADER
     days = DoseEntry.objects.filter(patient=patient).values_list("taken_on", flat=True).distinct()
     expected = selectors.expected_doses(patient, list(patient.plans.all()), list(days))
     entries = (
         DoseEntry.objects.filter(patient=patient)
         .select_related("recorded_by", "voided_by")
         .prefetch_related("flags")
-        .order_by("taken_on", "recorded_at")
+        .order_by("taken_on", "recorded_at", "pk")
     )
-    for entry in entries.iterator(chunk_size=BATCH):
-        dose = [entry.dose_mg, expected.get(entry.taken_on), entry.status, entry.formulation, "", "", ""]
-        notes = [entry.notes, entry.override_reason, _flags(entry)]
-        yield [neutralise(v) for v in ["dose", entry.taken_on.isoformat(), *dose, *notes, *_common(entry)]]
     checkins = (
         CheckIn.objects.filter(patient=patient)
         .select_related("recorded_by", "voided_by")
         .prefetch_related("side_effects", "flags")
-        .order_by("checked_on", "recorded_at")
+        .order_by("checked_on", "recorded_at", "pk")
     )
-    for checkin in checkins.iterator(chunk_size=BATCH):
-        effects = "; ".join(str(effect) for effect in checkin.side_effects.all())
-        outcome = ["", "", "", "", checkin.pain_score, checkin.sleep_quality, effects]
-        notes = [checkin.notes, "", _flags(checkin)]
-        yield [neutralise(v) for v in ["checkin", checkin.checked_on.isoformat(), *outcome, *notes, *_common(checkin)]]
+    # One table sorted by date: the two date-ordered streams merged, a day's doses before its check-ins.
+    dose_rows = (
+        ((e.taken_on, 0, e.recorded_at), _dose_row(e, expected.get(e.taken_on), dating, deidentified))
+        for e in entries.iterator(chunk_size=BATCH)
+    )
+    checkin_rows = (
+        ((c.checked_on, 1, c.recorded_at), _checkin_row(c, dating, deidentified))
+        for c in checkins.iterator(chunk_size=BATCH)
+    )
+    for _, row in heapq.merge(dose_rows, checkin_rows, key=lambda item: item[0]):
+        yield row
 
 
-def stream(patient: Patient) -> Iterable[str]:
-    return csv_lines(rows(patient))
+def stream(patient: Patient, *, deidentified: bool = False) -> Iterable[str]:
+    return csv_lines(rows(patient, deidentified=deidentified))

@@ -18,6 +18,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/checkins/<int:checkin_id>/void/", views.checkin_void, name="checkin-void"),
     path("patients/<int:patient_id>/export.csv", views.patient_export, name="export"),
     path("patients/<int:patient_id>/history/", views.patient_history, name="history"),
+    path("patients/<int:patient_id>/schedule/", views.patient_schedule, name="schedule"),
     path("flags/", views.flag_queue, name="flags"),
     path("flags/<int:flag_id>/acknowledge/", views.flag_acknowledge, name="flag-acknowledge"),
     path("flags/<int:flag_id>/comment/", views.flag_comment, name="flag-comment"),

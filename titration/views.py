@@ -20,6 +20,7 @@ from patients.services import access_record
 from . import export, selectors, services
 from .audit import audit_trail
 from .chart import PERIODS, chart_for, parse_period
+from .chart_drawing import draw
 from .forms import (
     PRESETS,
     AcknowledgeForm,
@@ -32,6 +33,8 @@ from .forms import (
 )
 from .models import CheckIn, DoseEntry, Flag, FlagComment
 from .rules import Severity, format_dose
+from .schedule import clinic_day, parse_weeks
+from .schedule import patient_schedule as patient_schedule_for
 
 # Where each kind of refusal is shown on a form: the services know no form field names.
 DOSE_FIELDS = {
@@ -73,7 +76,8 @@ def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
         "summary": summary,
         "response": selectors.response_for(patient, today),
         "chart": chart,
-        "chart_series": chart.series(),
+        "drawing": draw(chart),
+        "printed_at": timezone.now(),
         "periods": PERIODS,
         "history": selectors.dose_history(patient, today, request.GET.get("page", 1), plans=plans),
         "open_flags": open_flags[:OPEN_FLAGS_SHOWN],
@@ -95,10 +99,22 @@ def patient_history(request: HttpRequest, patient: Patient) -> HttpResponse:
 @with_patient("patients.view_patient")
 def patient_export(request: HttpRequest, patient: Patient) -> StreamingHttpResponse:
     access_record(user=request.user, patient=patient, action=AccessLog.Action.EXPORT, ip_address=client_ip(request))
-    response = StreamingHttpResponse(export.stream(patient), content_type="text/csv; charset=utf-8")
-    filename = f"patient-{patient.pk}-{timezone.localdate().isoformat()}.csv"
+    deidentified = request.GET.get("deidentified") == "1"
+    rows = export.stream(patient, deidentified=deidentified)
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+    filename = f"patient-{patient.pk}-{'deidentified-' if deidentified else ''}{timezone.localdate().isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@require_GET
+@with_patient("patients.view_patient", log_as=AccessLog.Action.VIEW)
+def patient_schedule(request: HttpRequest, patient: Patient) -> HttpResponse:
+    """The patient's printable schedule of the coming weeks (``?weeks=``, 1 to 12, default 4)."""
+    weeks = parse_weeks(request.GET.get("weeks"))
+    schedule = patient_schedule_for(patient, clinic_day(patient), weeks)
+    context = {"patient": patient, "schedule": schedule, "clinic": patient.clinic, "printed_at": timezone.now()}
+    return render(request, "titration/schedule.html", context)
 
 
 @require_http_methods(["GET", "POST"])

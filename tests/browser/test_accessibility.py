@@ -87,7 +87,7 @@ def test_no_serious_or_critical_violations_on_the_main_pages(page, live_server, 
     page.goto(f"{base}/patients/")
     blocking["patient list"] = audit(page, "patient list")
     page.goto(f"{base}/patients/{chart_patient.pk}/")
-    page.wait_for_function("document.querySelector('#dose-pain-chart').width > 0")
+    page.wait_for_selector("#dose-pain-chart .dose-tick")
     blocking["patient page"] = audit(page, "patient page")
     page.goto(f"{base}/patients/{chart_patient.pk}/doses/new/")
     page.fill("#id_dose_mg", "abc")

@@ -1,10 +1,12 @@
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
 
 from titration import services
-from titration.chart import chart_for, parse_period
+from titration.chart import Chart, ChartDay, axis_top, chart_for, parse_period
+from titration.chart_drawing import HEIGHT, WIDTH, draw
 from titration.models import DoseStatus
 
 pytestmark = pytest.mark.django_db
@@ -72,10 +74,6 @@ def test_the_chart_series_follow_the_history(history, today):
     assert days[ago(today, 25)].scheduled_mg is None  # before any plan
     assert days[ago(today, 10)].pain == 7
     assert days[ago(today, 3)].severe_effects == ["Nausea / GI discomfort"]
-    series = chart.series()
-    assert series["range"] == ["0.5", "4.5"]
-    assert series["dose"][-4] == "15"
-    assert series["severe"][-4] == 5
     assert "2 pain scores, from 7 to 5 out of 10" in chart.summary()
     notable = [d.day for d in chart.notable_days]
     assert ago(today, 6) in notable and ago(today, 3) in notable and ago(today, 9) not in notable
@@ -93,10 +91,95 @@ def test_period_allowlist(raw, period):
     assert parse_period(raw) == period
 
 
-def test_the_patient_page_embeds_the_chart_and_its_text_alternative(staff_client, history):
+def test_the_patient_page_draws_the_chart_as_svg_with_its_text_alternative(staff_client, history):
     page = staff_client.get(f"/patients/{history.pk}/?period=30").content.decode()
-    assert 'id="dose-pain-chart"' in page and 'role="img"' in page
-    assert 'id="chart-data" type="application/json"' in page
+    assert '<svg id="dose-pain-chart"' in page and 'role="img"' in page
     assert "Chart data as a table" in page
-    assert "/static/vendor/chart.js/chart.umd.min.js" in page
+    assert "chart.umd.min.js" not in page and "<script>" not in page  # no chart script, no inline script
     assert "Severe nausea / gi discomfort." in page
+    assert re.search(r'class="tick-label dose-tick"[^>]*>1 mg</text>', page)
+    assert not re.search(r">\d+\.0( mg)?</text>", page)  # no trailing zero on any label
+    assert 'class="beyond-label"' in page and ">15 mg</text>" in page
+
+
+def test_the_dose_axis_is_capped_whatever_the_doses(history, today):
+    chart = chart_for(history, list(history.plans.all()), "30", today)
+    assert chart.axis_top_mg == Decimal("6")  # the plans' targets are 1 mg and 4.5 mg
+    drawing = draw(chart)
+    assert [t.label for t in drawing.dose_ticks] == ["0 mg", "1 mg", "2 mg", "3 mg", "4 mg", "5 mg", "6 mg"]
+    assert [t.label for t in drawing.pain_ticks] == ["0", "2", "4", "6", "8", "10"]
+    assert [label.label for label in drawing.beyond_labels] == ["15 mg"]
+    (beyond,) = drawing.beyond
+    assert beyond.title == f"{ago(today, 3):%-d %b %Y}: 15 mg, above the chart's axis"
+    assert beyond.y < drawing.dose_top  # at the top of the dose panel, above the capped line
+    assert "1 dose above the chart's 6 mg axis, marked at its top (15 mg on " in chart.summary()
+
+
+@pytest.mark.parametrize(
+    ("targets", "top"),
+    [
+        ([], "6"),
+        ([Decimal("4.5")], "6"),
+        ([Decimal("3")], "6"),
+        ([Decimal("4.5"), Decimal("8")], "9"),
+        ([Decimal("5")], "6"),
+    ],
+)
+def test_the_axis_top_is_a_whole_mg_at_least_1_mg_above_the_range_or_the_highest_target(targets, top):
+    assert axis_top(targets) == Decimal(top)
+
+
+def test_dates_are_written_as_the_app_writes_them_and_the_last_is_today(history, today):
+    drawing = draw(chart_for(history, list(history.plans.all()), "90", today))
+    labels = [t.label for t in drawing.date_ticks]
+    assert 2 <= len(labels) <= 7
+    assert all(re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4}", label) for label in labels), labels
+    assert labels[-1] == f"{today:%-d %b %Y}"
+    last = drawing.date_ticks[-1]
+    assert last.anchor == "end" or last.position + 40 <= WIDTH  # the last label does not run off the drawing
+
+
+def test_no_marker_or_label_is_cut_off(history, today):
+    drawing = draw(chart_for(history, list(history.plans.all()), "30", today))
+    markers = [*drawing.missed, *drawing.flagged, *drawing.severe, *drawing.beyond, *drawing.pain_points]
+    assert drawing.missed and drawing.flagged and drawing.severe and drawing.beyond
+    for marker in markers:
+        assert 10 <= marker.x <= WIDTH - 10 and 10 <= marker.y <= HEIGHT - 10, marker
+    assert drawing.beyond_label_y > 0
+    # The missed cross sits inside the dose panel, above its axis.
+    assert all(m.y + 5 < drawing.dose_bottom for m in drawing.missed)
+
+
+def test_the_expected_line_is_drawn_apart_from_the_dose_line(history, today):
+    drawing = draw(chart_for(history, list(history.plans.all()), "30", today))
+    assert drawing.expected_path and drawing.dose_path and drawing.expected_path != drawing.dose_path
+    assert drawing.dose_path.count("M") == 2  # broken from the voided day through the missed day and the gap
+
+
+def _chart(doses: int, pains: int) -> Chart:
+    start = datetime.date(2026, 11, 1)
+    days = [
+        ChartDay(
+            start + datetime.timedelta(days=i),
+            dose_mg=Decimal("1") if i < doses else None,
+            pain=5 if i < pains else None,
+        )
+        for i in range(5)
+    ]
+    return Chart(period="30", start=start, end=days[-1].day, days=days)
+
+
+@pytest.mark.parametrize(
+    ("doses", "pains", "text"),
+    [
+        (1, 1, "From 1 Nov 2026 to 5 Nov 2026: 1 dose taken, 0 missed, dose from 1 mg to 1 mg, 1 pain score, from 5"),
+        (
+            2,
+            2,
+            ": 2 doses taken, 0 missed, dose from 1 mg to 1 mg, 2 pain scores, from 5 to 5 out of 10, 0 flagged doses",
+        ),
+        (0, 0, ": 0 doses taken, 0 missed, no pain scores, 0 flagged doses, 0 days with a severe side effect."),
+    ],
+)
+def test_the_summary_speaks_in_right_plurals(doses, pains, text):
+    assert text in _chart(doses, pains).summary()
