@@ -313,7 +313,7 @@ def contraindications_reconcile(*, patient: Patient, by: Any, cause: str) -> Non
         )
     )
     existing = list(
-        Flag.objects.select_for_update()
+        Flag.objects.select_for_update(of=("self",))
         .filter(patient=patient, kind=rules.FlagKind.CONTRAINDICATION)
         .select_related("medication")
         .order_by("pk")
