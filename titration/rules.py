@@ -759,9 +759,7 @@ def liquid_dose(volume_ml: Decimal, concentration: Decimal | None) -> LiquidDose
     dose = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if dose <= 0:
         raise DoseError(NOT_POSITIVE)
-    return LiquidDose(
-        dose_mg=dose, volume_ml=volume_ml, concentration_mg_per_ml=concentration, exact_mg=exact
-    )
+    return LiquidDose(dose_mg=dose, volume_ml=volume_ml, concentration_mg_per_ml=concentration, exact_mg=exact)
 
 
 def resolve_liquid_dose(
