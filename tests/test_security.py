@@ -24,6 +24,9 @@ LOGIN = 302  # anonymous: redirected to the login page
 # The outsider is a prescriber of another clinic: every patient-scoped URL is a 404 to them.
 EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "titration:dashboard": {"get": (200, 200, 200), "post": (405, 405, 405)},
+    "titration:worklist": {"get": (200, 200, 200), "post": (405, 405, 405)},
+    # Logging today's expected dose in one action: prescribers only; a dose not named goes to the form.
+    "titration:dose-log-expected": {"get": (405, 405, 405), "post": (403, 302, 404)},
     "patients:list": {"get": (200, 200, 200), "post": (405, 405, 405)},
     "patients:create": {"get": (403, 200, 200), "post": (403, 200, 200)},
     "titration:patient": {"get": (200, 200, 404), "post": (405, 405, 405)},

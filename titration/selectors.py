@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, JSONField, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
 from django.utils import timezone
 
 from patients.access import patients_for
@@ -340,21 +340,29 @@ FLAG_KIND_FILTERS = {k.value for k in rules.FlagKind}
 
 
 def flag_queue(user: Any, *, severity: str | None = None, kind: str | None = None) -> QuerySet[Flag]:
-    """Unacknowledged flags of the user's clinics: critical first, then oldest first.
+    """Unacknowledged flags of the user's clinics, grouped by patient: the patient with the most severe flag
+    first (critical first, then oldest first), and within a patient, most severe then oldest first.
 
-    ``severity`` and ``kind`` are checked against an allowlist; an unknown value filters nothing.
+    Each flag carries ``patient_open``: how many of the listed flags are its patient's (the group's count, also
+    on the pages it continues on). ``severity`` and ``kind`` are checked against an allowlist; an unknown value
+    filters nothing.
     """
     flags = (
         open_flags(user)
         .select_related("patient", "dose_entry")
         .prefetch_related(Prefetch("comments", queryset=FlagComment.objects.select_related("written_by")))
-        .order_by("-severity", "created_at", "pk")
     )
     if severity in FLAG_SEVERITY_FILTERS:
         flags = flags.filter(severity=FLAG_SEVERITY_FILTERS[severity])
     if kind in FLAG_KIND_FILTERS:
         flags = flags.filter(kind=kind)
-    return flags
+    # Windows over the filtered flags: a patient's group is what the filters leave of their open flags.
+    patient = {"partition_by": [F("patient_id")]}
+    return flags.annotate(
+        patient_severity=Window(Max("severity"), **patient),
+        patient_since=Window(Min("created_at"), **patient),
+        patient_open=Window(Count("pk"), **patient),
+    ).order_by("-patient_severity", "patient_since", "patient_id", "-severity", "created_at", "pk")
 
 
 def open_info_flags_by_patient(user: Any, patients: list[Patient]) -> list[tuple[Patient, int]]:
@@ -384,17 +392,26 @@ class Dashboard:
     critical: list[tuple[Patient, int]] = field(default_factory=list)  # open critical flags, how many
 
 
-def dashboard(user: Any, today: datetime.date) -> Dashboard:
-    """The dashboard's worklist from the same patient-paced engine as the patient page.
+@dataclass(frozen=True)
+class CourseToday:
+    """Where one patient on an active plan stands today (the dashboard's and the worklist's rows)."""
 
-    A fixed number of queries whatever the clinic's size: the flag counts; one light row per active plan with
-    the plan's numbers, its state today and the patient's latest entry (the course position stored with it,
-    ``course.Position``), from which each course is resumed for today without reading its history; the
-    patients with open "missed doses" or critical flags; and the few patients listed.
+    patient_id: int
+    formulation: str
+    expected: Decimal | None  # the patient-paced expected dose today (None: nothing expected)
+    step_up: Decimal | None  # a step due today or overdue, and no entry logged today
+    logged_today: bool  # a live entry (taken or missed) is recorded for today
+    last_taken_on: datetime.date | None
+    stale: bool  # on the plan STALE_AFTER_DAYS or more days, and no dose taken for as long
+
+
+def courses_today(user: Any, today: datetime.date) -> dict[int, CourseToday]:
+    """Each visible active patient's course today, by patient id, from one query whatever the clinic's size.
+
+    One light row per active plan with the plan's numbers, its state today and the patient's latest entry
+    (the course position stored with it, ``course.Position``), from which each course is resumed for today
+    without reading its history. Paused and stopped plans and plans that start later expect nothing: left out.
     """
-    counts = dict(open_flags(user).values_list("severity").annotate(n=Count("pk")).order_by())
-    by_severity = [(s.name.lower(), counts.get(s.value, 0)) for s in sorted(rules.Severity, reverse=True)]
-
     visible = patients_for(user)
     live = DoseEntry.objects.live().filter(patient=OuterRef("patient")).order_by("-taken_on")
     state_today = PlanStateChange.objects.filter(plan=OuterRef("pk"), effective_on__lte=today).order_by(
@@ -405,6 +422,7 @@ def dashboard(user: Any, today: datetime.date) -> Dashboard:
         .annotate(
             latest_on=Subquery(live.values("taken_on")[:1]),
             latest_after=Subquery(live.values("course_after")[:1], output_field=JSONField()),
+            latest_expected=Subquery(live.values("scheduled_dose_mg")[:1]),
             last_taken_on=Subquery(live.filter(status=DoseStatus.TAKEN).values("taken_on")[:1]),
             state=Subquery(state_today.values("state")[:1]),
         )
@@ -416,30 +434,42 @@ def dashboard(user: Any, today: datetime.date) -> Dashboard:
             "step_mg",
             "step_interval_days",
             "target_dose_mg",
+            "formulation",
             "patient__clinic__restart_after_gap_days",
             "latest_on",
             "latest_after",
+            "latest_expected",
             "last_taken_on",
             "state",
         )
     )
     stale_on = today - datetime.timedelta(days=STALE_AFTER_DAYS)
-    due_doses: dict[int, Decimal] = {}
-    stale_ids: dict[int, datetime.date | None] = {}
-    for plan_id, patient_id, start, starting, step, interval, target, gap, latest_on, after, taken_on, state in rows:
+    courses: dict[int, CourseToday] = {}
+    for row in rows:
+        plan_id, patient_id, start, starting, step, interval, target, formulation, gap, *latest = row
+        latest_on, after, latest_expected, taken_on, state = latest
         plan_state = rules.PlanState(state or rules.PlanState.TITRATING)
         if start > today or plan_state in (rules.PlanState.PAUSED, rules.PlanState.STOPPED):
             continue
-        if start <= stale_on and (taken_on is None or taken_on <= stale_on):
-            stale_ids[patient_id] = taken_on
-        if latest_on == today:
-            continue  # an entry logged today takes the patient off the step-up list
-        terms = rules.PlanTerms(plan_id, start, starting, step, interval, target, states=((today, plan_state),))
-        resumed = course.Course([terms], gap, course.Position.from_json(after))
-        dose = resumed.pending_step(today)
-        if dose is not None:
-            due_doses[patient_id] = dose
+        expected, step_up = latest_expected, None
+        if latest_on != today:  # an entry logged today settles the day, and takes the patient off step-ups
+            terms = rules.PlanTerms(plan_id, start, starting, step, interval, target, states=((today, plan_state),))
+            resumed = course.Course([terms], gap, course.Position.from_json(after))
+            expected, step_up = resumed.context_on(today).expected, resumed.pending_step(today)
+        courses[patient_id] = CourseToday(
+            patient_id=patient_id,
+            formulation=formulation,
+            expected=expected,
+            step_up=step_up,
+            logged_today=latest_on == today,
+            last_taken_on=taken_on,
+            stale=start <= stale_on and (taken_on is None or taken_on <= stale_on),
+        )
+    return courses
 
+
+def flagged_patients(user: Any) -> tuple[dict[int, int], set[int]]:
+    """The visible patients with open critical flags (how many) and those with an open missed-doses warning."""
     flagged = (
         open_flags(user)
         .filter(Q(kind=rules.FlagKind.ADHERENCE) | Q(severity=rules.Severity.CRITICAL))
@@ -457,6 +487,22 @@ def dashboard(user: Any, today: datetime.date) -> Dashboard:
             critical_counts[row["patient_id"]] = row["critical"]
         if row["adherence"]:
             adherence_ids.add(row["patient_id"])
+    return critical_counts, adherence_ids
+
+
+def dashboard(user: Any, today: datetime.date) -> Dashboard:
+    """The dashboard's worklist from the same patient-paced engine as the patient page.
+
+    A fixed number of queries whatever the clinic's size: the flag counts; the courses today
+    (``courses_today``); the patients with open "missed doses" or critical flags; and the few patients listed.
+    """
+    counts = dict(open_flags(user).values_list("severity").annotate(n=Count("pk")).order_by())
+    by_severity = [(s.name.lower(), counts.get(s.value, 0)) for s in sorted(rules.Severity, reverse=True)]
+
+    courses = courses_today(user, today)
+    due_doses = {pid: c.step_up for pid, c in courses.items() if c.step_up is not None}
+    stale_ids = {pid: c.last_taken_on for pid, c in courses.items() if c.stale}
+    critical_counts, adherence_ids = flagged_patients(user)
 
     wanted = due_doses.keys() | stale_ids.keys() | critical_counts.keys() | adherence_ids
     patients = list(Patient.objects.filter(pk__in=wanted).order_by("family_name", "given_name", "pk")) if wanted else []

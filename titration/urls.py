@@ -1,13 +1,15 @@
 from django.urls import path
 
-from . import views
+from . import views, worklist_views
 
 app_name = "titration"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("worklist/", worklist_views.worklist_page, name="worklist"),
     path("patients/<int:patient_id>/", views.patient_page, name="patient"),
     path("patients/<int:patient_id>/doses/new/", views.dose_create, name="dose-create"),
+    path("patients/<int:patient_id>/doses/log-expected/", worklist_views.log_expected, name="dose-log-expected"),
     path("patients/<int:patient_id>/doses/<int:entry_id>/void/", views.dose_void, name="dose-void"),
     path("patients/<int:patient_id>/plan/", views.plan_set, name="plan"),
     path("patients/<int:patient_id>/plan/state/", views.plan_state, name="plan-state"),

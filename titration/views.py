@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -283,6 +285,7 @@ def flag_queue(request: HttpRequest) -> HttpResponse:
     flags = selectors.flag_queue(request.user, severity=severity, kind=kind)
     page = Paginator(flags, FLAGS_PER_PAGE).get_page(request.GET.get("page"))
     log_access(request, AccessLog.Action.FLAG_QUEUE, result_count=len(page.object_list))
+    _set_focus_next(page)
     return render(
         request,
         "titration/flag_queue.html",
@@ -293,8 +296,39 @@ def flag_queue(request: HttpRequest) -> HttpResponse:
             "kind": kind if kind in selectors.FLAG_KIND_FILTERS else "",
             "severities": list(selectors.FLAG_SEVERITY_FILTERS),
             "kinds": [(k.value, k.label) for k in Flag.Kind],
+            "focus": _flag_id(request.GET.get("focus")),
         },
     )
+
+
+def _set_focus_next(page: Page) -> None:
+    """Give each listed flag ``focus_next``: the flag the focus moves to once it is acknowledged (the one
+    below it; for the last one, the next page's first, which moves up, else the one above)."""
+    flags = list(page)
+    following: list[int | None] = [flag.pk for flag in flags[1:]]
+    if page.has_next():
+        following.append(page.paginator.object_list.values_list("pk", flat=True)[page.end_index()])
+    else:
+        following.append(flags[-2].pk if len(flags) > 1 else None)
+    for flag, focus_next in zip(flags, following, strict=False):
+        flag.focus_next = focus_next
+
+
+def _flag_id(value: str | None) -> int | None:
+    return int(value) if value and value.isascii() and value.isdecimal() else None
+
+
+def _back_to_queue(request: HttpRequest, focus: int | None) -> HttpResponse:
+    """Back where the form was, the queue's page focused on ``focus`` (``?focus=``: its field has autofocus,
+    which also scrolls it into view; a #fragment would make the browser skip the autofocus). A page other than
+    the queue (``next``) is left as it is."""
+    target = _safe_next(request) or reverse("titration:flags")
+    url = urlsplit(target)
+    if focus is None or url.path != reverse("titration:flags"):
+        return redirect(target)
+    query = QueryDict(url.query, mutable=True)
+    query["focus"] = str(focus)
+    return redirect(urlunsplit(url._replace(query=query.urlencode(), fragment="")))
 
 
 @require_POST
@@ -311,9 +345,11 @@ def flag_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
             messages.info(request, exc.message)
         else:
             messages.success(request, f"Flag acknowledged: {flag.message}")
+            # On to the next flag, so a keyboard user goes on without tabbing back from the top.
+            return _back_to_queue(request, _flag_id(request.POST.get("focus_next")))
     else:
         messages.error(request, "The note is too long (500 characters at most).")
-    return redirect(_safe_next(request) or "titration:flags")
+    return _back_to_queue(request, flag.pk)
 
 
 @require_POST
@@ -332,7 +368,7 @@ def flag_comment(request: HttpRequest, flag_id: int) -> HttpResponse:
             messages.success(request, "Comment added.")
     else:
         messages.error(request, "Write the comment (2,000 characters at most).")
-    return redirect(_safe_next(request) or "titration:flags")
+    return _back_to_queue(request, flag.pk)
 
 
 @require_POST

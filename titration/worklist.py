@@ -1,0 +1,149 @@
+"""The day's worklist: one row per patient of the user's clinics who needs something today.
+
+Read from the same engine as the dashboard (``selectors.courses_today`` and ``selectors.flagged_patients``), so
+a patient is "due" or "overdue a step" here exactly when the dashboard and the patient page say so. Three
+queries whatever the clinics' size: the courses, the flagged patients, and the listed patients with their last
+taken dose.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from django.db.models import OuterRef, Subquery
+
+from patients.models import Patient
+
+from . import rules, selectors
+from .models import DoseEntry, DoseStatus
+
+
+class Reason(StrEnum):
+    """Why a patient is on the worklist, in the order the page counts them."""
+
+    DUE = "due"
+    STEP_UP = "step_up"
+    ADHERENCE = "adherence"
+    STALE = "stale"
+    CRITICAL = "critical"
+
+    @property
+    def label(self) -> str:
+        """The reason in a row: a few words."""
+        return REASON_LABELS[self]
+
+    @property
+    def phrase(self) -> str:
+        """What follows "3 patients" in the counts."""
+        return REASON_PHRASES[self]
+
+
+REASON_LABELS = {
+    Reason.DUE: "Dose due today",
+    Reason.STEP_UP: "Step-up due",
+    Reason.ADHERENCE: "Missed-dose warning",
+    Reason.STALE: f"No dose taken for {rules.STALE_AFTER_DAYS} days or more",
+    Reason.CRITICAL: "Open critical flag",
+}
+REASON_PHRASES = {
+    Reason.DUE: "due a dose today, not yet logged",
+    Reason.STEP_UP: "with a step-up due or overdue",
+    Reason.ADHERENCE: "with a missed-dose warning (3 or more missed in a row)",
+    Reason.STALE: f"with no dose taken for {rules.STALE_AFTER_DAYS} days or more",
+    Reason.CRITICAL: "with an open critical flag",
+}
+
+
+@dataclass
+class Row:
+    patient: Patient
+    reasons: list[Reason]
+    expected: Decimal | None  # the patient-paced expected dose today
+    logged_today: bool
+    step_up: Decimal | None
+    critical_flags: int
+    formulation: str = ""
+    next_patient_id: int | None = None  # the row below, where the focus goes once this one is done
+
+    @property
+    def last_dose(self) -> Decimal | None:
+        return getattr(self.patient, "last_dose_mg", None)
+
+    @property
+    def last_dose_on(self) -> datetime.date | None:
+        return getattr(self.patient, "last_dose_on", None)
+
+    @property
+    def can_log_expected(self) -> bool:
+        """Today's expected dose can be logged in one action: one is expected and nothing is logged yet."""
+        return Reason.DUE in self.reasons and self.expected is not None
+
+
+@dataclass
+class Worklist:
+    rows: list[Row]
+    counts: list[tuple[Reason, int]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+
+def worklist(user: Any, today: datetime.date) -> Worklist:
+    """The patients of the user's clinics who need something today, by name, with the counts by reason."""
+    courses = selectors.courses_today(user, today)
+    critical_counts, adherence_ids = selectors.flagged_patients(user)
+    reasons: dict[int, list[Reason]] = {}
+
+    def add(patient_id: int, reason: Reason) -> None:
+        reasons.setdefault(patient_id, []).append(reason)
+
+    for patient_id, today_course in courses.items():
+        if today_course.expected is not None and not today_course.logged_today:
+            add(patient_id, Reason.DUE)
+        if today_course.step_up is not None:
+            add(patient_id, Reason.STEP_UP)
+    for patient_id in adherence_ids:
+        add(patient_id, Reason.ADHERENCE)
+    for patient_id, today_course in courses.items():
+        if today_course.stale:
+            add(patient_id, Reason.STALE)
+    for patient_id in critical_counts:
+        add(patient_id, Reason.CRITICAL)
+    if not reasons:
+        return Worklist(rows=[], counts=[(reason, 0) for reason in Reason])
+
+    taken = DoseEntry.objects.live().filter(patient=OuterRef("pk"), status=DoseStatus.TAKEN).order_by("-taken_on")
+    patients = (
+        Patient.objects.filter(pk__in=reasons)
+        .annotate(
+            last_dose_mg=Subquery(taken.values("dose_mg")[:1]),
+            last_dose_on=Subquery(taken.values("taken_on")[:1]),
+        )
+        .order_by("family_name", "given_name", "pk")
+    )
+    rows = []
+    for patient in patients:
+        today_course = courses.get(patient.pk)
+        rows.append(
+            Row(
+                patient=patient,
+                reasons=sorted(reasons[patient.pk], key=list(Reason).index),
+                expected=today_course.expected if today_course else None,
+                logged_today=today_course.logged_today if today_course else False,
+                step_up=today_course.step_up if today_course else None,
+                critical_flags=critical_counts.get(patient.pk, 0),
+                formulation=today_course.formulation if today_course else "",
+            )
+        )
+    for row, below in itertools.pairwise(rows):
+        row.next_patient_id = below.patient.pk
+    if len(rows) > 1:
+        rows[-1].next_patient_id = rows[-2].patient.pk  # the last row done: back to the one above
+    counts = [(reason, sum(reason in row.reasons for row in rows)) for reason in Reason]
+    return Worklist(rows=rows, counts=counts)
