@@ -32,6 +32,7 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "titration:patient": {"get": (200, 200, 404), "post": (405, 405, 405)},
     "patients:edit": {"get": (403, 200, 404), "post": (403, 200, 404)},
     "titration:dose-create": {"get": (403, 200, 404), "post": (403, 200, 404)},
+    "titration:dose-diary": {"get": (403, 200, 404), "post": (403, 200, 404)},  # an empty POST: a stale grid
     "titration:dose-void": {"get": (403, 200, 404), "post": (403, 200, 404)},
     "titration:plan": {"get": (403, 200, 404), "post": (403, 200, 404)},
     "titration:checkin-create": {"get": (200, 200, 404), "post": (200, 200, 404)},
@@ -40,6 +41,9 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "titration:history": {"get": (200, 200, 404), "post": (405, 405, 405)},
     "titration:schedule": {"get": (200, 200, 404), "post": (405, 405, 405)},
     "titration:flags": {"get": (200, 200, 200), "post": (405, 405, 405)},
+    # The clinic outcomes: each user sees only their own clinics' patients; the research export is prescribers'.
+    "titration:outcomes": {"get": (200, 200, 200), "post": (405, 405, 405)},
+    "titration:outcomes-export": {"get": (403, 200, 200), "post": (405, 405, 405)},
     "titration:flag-acknowledge": {"get": (405, 405, 405), "post": (302, 302, 404)},
     "titration:flag-comment": {"get": (405, 405, 405), "post": (302, 302, 404)},  # an empty comment: a message
     "titration:flags-acknowledge-info": {"get": (405, 405, 405), "post": (302, 302, 404)},  # no note: a message

@@ -9,10 +9,10 @@ from django import forms
 from django.utils import timezone
 
 from patients.concurrency import VERSION_FIELD, VersionedFormMixin
-from patients.models import Patient
+from patients.models import Patient, clinic_today
 
-from . import rules
-from .models import DoseStatus, Formulation, SideEffect, TitrationPlan
+from . import outcomes, rules
+from .models import DoseStatus, DosingTime, Formulation, SideEffect, StopReason, TitrationPlan
 
 CONFIRM_HINT = "Tick “confirm” and give the reason to record it anyway."
 # The plan's messages are the rules' (``rules.plan_problems``); named here too for the tests and templates.
@@ -41,7 +41,20 @@ class DoseEntryForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
         help_text="In mg, with a decimal point: for example 1.5",
     )
+    dose_ml = forms.CharField(
+        label="Or the volume (mL)",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "class": "liquid-volume"}),
+        help_text="For an oral liquid: the mL measured with the syringe, converted at the plan's concentration.",
+    )
     formulation = forms.ChoiceField(choices=Formulation.choices)
+    time_of_day = forms.ChoiceField(
+        label="Time taken",
+        choices=[("", "As planned"), *DosingTime.choices],
+        required=False,
+        help_text="Bedtime, morning or another time; blank takes the plan's.",
+    )
     status = forms.ChoiceField(choices=DoseStatus.choices, initial=DoseStatus.TAKEN)
     notes = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     confirm_out_of_range = forms.BooleanField(label="I have checked this dose: record it", required=False)
@@ -67,15 +80,25 @@ class DoseEntryForm(forms.Form):
         self.patient = patient
         self.needs_confirmation = False
         self.confirmation_reasons: list[rules.Finding] = []
-        today = timezone.localdate()
+        self.liquid: rules.LiquidDose | None = None  # the conversion of a volume, shown on the confirmation step
+        # The clinic's day: until its day boundary (04:00) a dose logged after midnight is the night before's.
+        today = clinic_today(patient.clinic)
         self.fields["taken_on"].initial = today
         self.fields["taken_on"].widget.attrs["max"] = today.isoformat()
         if expected is not None:
             self.fields["dose_mg"].initial = rules.format_number(expected)
             # Shown read-only when the dose is marked missed: a missed entry stores no dose.
             self.fields["dose_mg"].widget.attrs["data-expected"] = rules.format_number(expected)
+        # The dose is what the form is for: the cursor starts there (the date defaults to today).
+        self.fields["dose_mg"].widget.attrs["autofocus"] = True
+        liquid_plan = plan is not None and plan.formulation == Formulation.LIQUID
         if plan:
             self.fields["formulation"].initial = plan.formulation
+            self.fields["time_of_day"].initial = plan.dosing_time
+        if liquid_plan and plan is not None and plan.liquid_concentration_mg_per_ml:
+            concentration = plan.liquid_concentration_mg_per_ml
+            self.fields["dose_ml"].widget.attrs["data-concentration"] = rules.format_number(concentration)
+            self.fields["dose_ml"].label = f"Or the volume (mL of {rules.format_concentration(concentration)})"
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -86,36 +109,68 @@ class DoseEntryForm(forms.Form):
                 Div("status", css_class="col-md-3"),
                 css_class="row",
             ),
+            Div(
+                # Offered on a liquid plan, and kept on a re-shown form that has a volume.
+                *([Div("dose_ml", css_class="col-md-3")] if liquid_plan or self._raw("dose_ml") else []),
+                Div("time_of_day", css_class="col-md-3"),
+                css_class="row",
+            ),
             "notes",
         )
-        if self.is_bound and (self.data.get("confirm_out_of_range") or self.data.get("override_reason")):
+        if self.is_bound and (self._raw("confirm_out_of_range") or self._raw("override_reason")):
             self.needs_confirmation = True
 
     def clean_dose_mg(self) -> Decimal | None:
         raw: str = self.cleaned_data["dose_mg"]
         if not raw.strip():
             return None
+        if rules.is_volume(raw):
+            # "3 mL" in the mg field: never 3 mg. The service says what it is in mg at the plan's strength.
+            try:
+                self.ml_in_mg_field: Decimal | None = rules.parse_volume(raw)
+            except rules.DoseError as exc:
+                raise forms.ValidationError(str(exc)) from None
+            return None
         try:
             return rules.parse_dose(raw)
         except rules.DoseError as exc:
             raise forms.ValidationError(str(exc)) from None
 
+    def clean_dose_ml(self) -> Decimal | None:
+        raw: str = self.cleaned_data["dose_ml"]
+        if not raw.strip():
+            return None
+        try:
+            return rules.parse_volume(raw)
+        except rules.DoseError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        cleaned["ml_in_mg_field"] = getattr(self, "ml_in_mg_field", None)
         warned_for = cleaned.get("confirmed_dose_mg", "").strip()
-        if cleaned.get("confirm_out_of_range") and warned_for and warned_for != self.data.get("dose_mg", "").strip():
+        if cleaned.get("confirm_out_of_range") and warned_for and warned_for != self._dose_key():
             # The dose changed after the warning: the confirmation was for another number.
             cleaned["confirm_out_of_range"] = False
-        if self.data.get("confirm_out_of_range") or self.data.get("override_reason"):
+        if self._raw("confirm_out_of_range") or self._raw("override_reason"):
             self.needs_confirmation = True
         return cleaned
+
+    def _dose_key(self) -> str:
+        """The dose as typed, mg and mL: what a confirmation was given for."""
+        volume = self._raw("dose_ml")
+        return f"{self._raw('dose_mg')} {volume} mL".strip() if volume else self._raw("dose_mg")
+
+    def _raw(self, name: str) -> str:
+        """A field as typed (prefixed when the form is one row of a formset, as in the diary grid)."""
+        return str(self.data.get(self.add_prefix(name), "")).strip()
 
     def ask_confirmation(self, message: str, findings: tuple[rules.Finding, ...] = ()) -> None:
         """Show why the dose needs a confirmation with a reason; it then holds for this dose only."""
         self.show_confirmation(findings)
         self.data = self.data.copy()
-        self.data["confirmed_dose_mg"] = self.data.get("dose_mg", "").strip()
-        self.data["confirm_out_of_range"] = ""
+        self.data[self.add_prefix("confirmed_dose_mg")] = self._dose_key()
+        self.data[self.add_prefix("confirm_out_of_range")] = ""
         self.add_error("confirm_out_of_range", f"{message} {CONFIRM_HINT}")
 
     def show_confirmation(self, findings: tuple[rules.Finding, ...]) -> None:
@@ -147,6 +202,19 @@ class PlanForm(VersionedFormMixin, forms.ModelForm):
     """
 
     confirm_large_step = forms.BooleanField(label="Confirm a step above 1.5 mg", required=False)
+    confirm_opioid = forms.BooleanField(label="An opioid is current: set the plan anyway", required=False)
+    opioid_reason = forms.CharField(
+        label="Reason (for example a planned washout)",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    confirm_hypersensitivity = forms.BooleanField(
+        label="Known naltrexone hypersensitivity: set the plan anyway", required=False
+    )
+    hypersensitivity_reason = forms.CharField(
+        label="Reason", required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     preset = forms.ChoiceField(
         choices=[(key, preset["label"]) for key, preset in PRESETS.items()] + [(CUSTOM, "Custom plan")],
@@ -174,9 +242,20 @@ class PlanForm(VersionedFormMixin, forms.ModelForm):
             "notes": forms.Textarea(attrs={"rows": 2}),
         }
 
-    def __init__(self, *args: Any, patient: Patient, current: TitrationPlan | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        patient: Patient,
+        current: TitrationPlan | None = None,
+        opioid_current: bool = False,
+        hypersensitivity: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """``opioid_current``, ``hypersensitivity``: whether to offer those confirmations (the service decides
+        whether they are needed)."""
         self.patient = patient
         self.current = current
+        self.today = clinic_today(patient.clinic)
         super().__init__(*args, **kwargs)
         for name in PRESET_FIELDS:
             self.fields[name].required = False
@@ -188,9 +267,9 @@ class PlanForm(VersionedFormMixin, forms.ModelForm):
             # "Change plan" starts from the plan in force, not from a preset.
             self.initial.update({name: getattr(current, name) for name in self.Meta.fields if name != "preset"})
             self.initial["preset"] = current.preset if current.preset in PRESETS else CUSTOM
-            self.initial["start_date"] = timezone.localdate()
+            self.initial["start_date"] = self.today
         elif not self.is_bound:
-            self.initial.setdefault("start_date", timezone.localdate())
+            self.initial.setdefault("start_date", self.today)
             for name in PRESET_FIELDS:
                 self.initial.setdefault(name, PRESETS["low_slow"][name])
         self.helper = FormHelper()
@@ -216,6 +295,28 @@ class PlanForm(VersionedFormMixin, forms.ModelForm):
                 Div("confirm_large_step", css_class="col-md-4"),
                 Div("step_override_reason", css_class="col-md-8"),
                 css_class="row",
+            ),
+            *(
+                [
+                    Div(
+                        Div("confirm_opioid", css_class="col-md-4"),
+                        Div("opioid_reason", css_class="col-md-8"),
+                        css_class="row",
+                    )
+                ]
+                if opioid_current
+                else []
+            ),
+            *(
+                [
+                    Div(
+                        Div("confirm_hypersensitivity", css_class="col-md-4"),
+                        Div("hypersensitivity_reason", css_class="col-md-8"),
+                        css_class="row",
+                    )
+                ]
+                if hypersensitivity
+                else []
             ),
             *([VERSION_FIELD] if self.is_versioned else []),
             Submit("submit", "Save plan"),
@@ -244,7 +345,7 @@ class PlanForm(VersionedFormMixin, forms.ModelForm):
             large_step_confirmed=confirmed,
         )
         problems = rules.plan_problems(
-            draft, today=timezone.localdate(), born=self.patient.date_of_birth, replaces_a_plan=self.current is not None
+            draft, today=self.today, born=self.patient.date_of_birth, replaces_a_plan=self.current is not None
         )
         for part, message in problems:
             name = PLAN_PART_FIELDS.get(part, part.value)
@@ -258,6 +359,13 @@ class PlanForm(VersionedFormMixin, forms.ModelForm):
 
     def versioned_record(self) -> TitrationPlan | None:
         return self.current
+
+    def safety_confirmations(self) -> dict[str, Any]:
+        """The confirmations of a current opioid or a known hypersensitivity, for ``services.plan_set``."""
+        return {
+            name: self.cleaned_data.get(name) or ("" if name.endswith("reason") else False)
+            for name in ("confirm_opioid", "opioid_reason", "confirm_hypersensitivity", "hypersensitivity_reason")
+        }
 
     def plan_fields(self) -> dict[str, Any]:
         fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
@@ -295,8 +403,22 @@ class CommentForm(forms.Form):
 class PlanStateForm(forms.Form):
     state = forms.ChoiceField(choices=[(s.value, s.label) for s in rules.PlanState])
     reason = forms.CharField(label="Reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    confirm_opioid = forms.BooleanField(
+        label="An opioid is current: restart LDN anyway (the reason above says why)", required=False
+    )
+    stop_reason = forms.ChoiceField(
+        label="Reason for stopping", required=False, choices=[("", "—"), *StopReason.choices]
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("state") == rules.PlanState.STOPPED and not cleaned.get("stop_reason"):
+            self.add_error("stop_reason", STOP_REASON_REQUIRED)
+        return cleaned
 
 
+STOP_REASON_REQUIRED = "Choose the reason for stopping."
+PGIC_CHOICES = sorted(outcomes.PGIC_LABELS.items())
 SIDE_EFFECT_SEVERITY_CHOICES = [("", "None"), *SideEffect.Severity.choices]
 OTHER_NEEDS_DESCRIPTION = "Describe the other side effect."
 PAIN_RANGE = "Pain is scored as a whole number from 0 (no pain) to 10 (worst imaginable)."
@@ -327,6 +449,13 @@ class CheckInForm(forms.Form):
     )
     pain_score = _score_field("Pain (0–10)", PAIN_RANGE, required=True)
     sleep_quality = _score_field("Sleep quality (0–10, optional)", SLEEP_RANGE, required=False)
+    pgic = forms.TypedChoiceField(
+        label="Since starting LDN, how would you describe the change? (PGIC, optional)",
+        choices=[("", "Not asked"), *((str(value), f"{value} – {label}") for value, label in PGIC_CHOICES)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
     notes = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
@@ -351,6 +480,7 @@ class CheckInForm(forms.Form):
                 Div("sleep_quality", css_class="col-md-4"),
                 css_class="row",
             ),
+            "pgic",
             Fieldset(
                 "Side effects",
                 Div(

@@ -16,7 +16,7 @@ from simple_history.models import HistoricalRecords
 
 from patients.models import Patient
 
-from . import rules
+from . import outcomes, rules
 
 DOSE_FIELD = {"max_digits": 5, "decimal_places": 2}
 _DOSE_IN_HARD_LIMITS = {"gt": Decimal("0"), "lte": rules.HARD_MAX_MG}
@@ -123,14 +123,31 @@ class TitrationPlan(models.Model):
         return rules.scheduled_dose(self.schedule, day)
 
 
+class StopReason(models.TextChoices):
+    """Why LDN was stopped, coded so a clinic can count the reasons (the outcomes page, the research export)."""
+
+    SIDE_EFFECTS = "side_effects", "Side effects"
+    NO_BENEFIT = "no_benefit", "No benefit"
+    PATIENT_CHOICE = "patient_choice", "Patient choice"
+    COST = "cost", "Cost"
+    CONTRAINDICATION = "contraindication", "Contraindication"
+    OTHER = "other", "Other"
+
+
 class PlanStateChange(models.Model):
-    """A prescriber's decision to titrate, hold, pause or stop, from a day on, with the reason (audited)."""
+    """A prescriber's decision to titrate, hold, pause or stop, from a day on, with the reason (audited).
+
+    Stopping also records a coded reason (``stop_reason``); every other state has none.
+    """
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plan_states")
     plan = models.ForeignKey(TitrationPlan, on_delete=models.PROTECT, related_name="state_changes")
     state = models.CharField(max_length=20, choices=[(s.value, s.label) for s in rules.PlanState])
     effective_on = models.DateField()
     reason = models.TextField()
+    stop_reason = models.CharField(
+        "reason for stopping", max_length=20, choices=StopReason.choices, blank=True, default="", db_default=""
+    )
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
@@ -140,6 +157,11 @@ class PlanStateChange(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(reason=""), name="plan_state_has_reason"),
             models.CheckConstraint(condition=Q(state__in=[s.value for s in rules.PlanState]), name="plan_state_known"),
+            models.CheckConstraint(
+                condition=Q(state=rules.PlanState.STOPPED, stop_reason__in=StopReason.values)
+                | (~Q(state=rules.PlanState.STOPPED) & Q(stop_reason="")),
+                name="plan_state_stop_has_coded_reason",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -184,7 +206,14 @@ class DoseEntry(VoidableRecord):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="dose_entries")
     taken_on = models.DateField("date taken")
     dose_mg = models.DecimalField("dose (mg)", null=True, blank=True, **DOSE_FIELD)
+    # A liquid dose as measured: the volume and the concentration it was converted at (dose_mg = mL times
+    # mg/mL, rounded to 2 decimals); both empty for a dose entered in mg.
+    dose_ml = models.DecimalField("volume (mL)", null=True, blank=True, **DOSE_FIELD)
+    concentration_mg_per_ml = models.DecimalField("concentration (mg/mL)", null=True, blank=True, **DOSE_FIELD)
     formulation = models.CharField(max_length=20, choices=Formulation.choices, default=Formulation.CAPSULE)
+    time_of_day = models.CharField(
+        "time taken", max_length=20, choices=DosingTime.choices, default=DosingTime.BEDTIME, db_default="bedtime"
+    )
     status = models.CharField(max_length=10, choices=DoseStatus.choices, default=DoseStatus.TAKEN)
     notes = models.TextField(blank=True)
     plan = models.ForeignKey(
@@ -206,14 +235,7 @@ class DoseEntry(VoidableRecord):
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "taken_on"],
-    # A liquid dose as measured: the volume and the concentration it was converted at (dose_mg = mL times
-    # mg/mL, rounded to 2 decimals); both empty for a dose entered in mg.
-    dose_ml = models.DecimalField("volume (mL)", null=True, blank=True, **DOSE_FIELD)
-    concentration_mg_per_ml = models.DecimalField("concentration (mg/mL)", null=True, blank=True, **DOSE_FIELD)
                 condition=Q(voided_at__isnull=True),
-    time_of_day = models.CharField(
-        "time taken", max_length=20, choices=DosingTime.choices, default=DosingTime.BEDTIME, db_default="bedtime"
-    )
                 name="dose_one_live_entry_per_day",
             ),
             models.CheckConstraint(
@@ -232,6 +254,24 @@ class DoseEntry(VoidableRecord):
             models.CheckConstraint(
                 condition=Q(voided_at__isnull=True) | ~Q(void_reason=""), name="dose_void_has_reason"
             ),
+            models.CheckConstraint(
+                condition=Q(dose_ml__isnull=True, concentration_mg_per_ml__isnull=True)
+                | Q(dose_ml__isnull=False, concentration_mg_per_ml__isnull=False, dose_mg__isnull=False),
+                name="dose_volume_with_concentration",
+            ),
+            models.CheckConstraint(
+                condition=Q(dose_ml__isnull=True) | Q(dose_ml__gt=0, dose_ml__lte=rules.LIQUID_MAX_ML),
+                name="dose_volume_0_to_20_ml",
+            ),
+            models.CheckConstraint(
+                condition=Q(concentration_mg_per_ml__isnull=True)
+                | Q(
+                    concentration_mg_per_ml__gte=rules.CONCENTRATION_MIN_MG_PER_ML,
+                    concentration_mg_per_ml__lte=rules.CONCENTRATION_MAX_MG_PER_ML,
+                ),
+                name="dose_concentration_0_1_to_10",
+            ),
+            models.CheckConstraint(condition=Q(time_of_day__in=DosingTime.values), name="dose_time_of_day_known"),
         ]
         indexes = [models.Index(fields=["patient", "-taken_on"], name="dose_patient_day_idx")]
 
@@ -259,29 +299,16 @@ class Flag(models.Model):
         OPEN = "", "Open"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         ENTRY_VOIDED = "entry_voided", "Entry voided"
-            models.CheckConstraint(
-                condition=Q(dose_ml__isnull=True, concentration_mg_per_ml__isnull=True)
-                | Q(dose_ml__isnull=False, concentration_mg_per_ml__isnull=False, dose_mg__isnull=False),
-                name="dose_volume_with_concentration",
-            ),
-            models.CheckConstraint(
-                condition=Q(dose_ml__isnull=True) | Q(dose_ml__gt=0, dose_ml__lte=rules.LIQUID_MAX_ML),
-                name="dose_volume_0_to_20_ml",
-            ),
-            models.CheckConstraint(
-                condition=Q(concentration_mg_per_ml__isnull=True)
-                | Q(
-                    concentration_mg_per_ml__gte=rules.CONCENTRATION_MIN_MG_PER_ML,
-                    concentration_mg_per_ml__lte=rules.CONCENTRATION_MAX_MG_PER_ML,
-                ),
-                name="dose_concentration_0_1_to_10",
-            ),
-            models.CheckConstraint(condition=Q(time_of_day__in=DosingTime.values), name="dose_time_of_day_known"),
         REASSESSED = "reassessed", "Re-assessed"
+        OPIOID_ENDED = "opioid_ended", "Opioid ended"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
     dose_entry = models.ForeignKey(DoseEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="flags")
     checkin = models.ForeignKey("CheckIn", on_delete=models.PROTECT, null=True, blank=True, related_name="flags")
+    # A contraindication flag is about a medication (the first current entry of the opioid), not a dose.
+    medication = models.ForeignKey(
+        "medications.MedicationEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     kind = models.CharField(max_length=30, choices=[(k.value, k.label) for k in rules.FlagKind])
     severity = models.PositiveSmallIntegerField(choices=[(s.value, s.label) for s in rules.Severity])
     message = models.CharField(max_length=300)
@@ -300,16 +327,16 @@ class Flag(models.Model):
             ("acknowledge_flag", "Can acknowledge an info or warning flag"),
             ("acknowledge_critical_flag", "Can acknowledge a critical flag"),
         ]
-        OPIOID_ENDED = "opioid_ended", "Opioid ended"
         constraints = [
             models.CheckConstraint(
                 condition=Q(severity__in=[s.value for s in rules.Severity]), name="flag_known_severity"
             ),
-    # A contraindication flag is about a medication (the first current entry of the opioid), not a dose.
-    medication = models.ForeignKey(
-        "medications.MedicationEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
             models.CheckConstraint(condition=Q(kind__in=[k.value for k in rules.FlagKind]), name="flag_known_kind"),
+            models.CheckConstraint(
+                condition=Q(kind=rules.FlagKind.CONTRAINDICATION, medication__isnull=False)
+                | (~Q(kind=rules.FlagKind.CONTRAINDICATION) & Q(medication__isnull=True)),
+                name="flag_contraindication_names_medication",
+            ),
             models.CheckConstraint(
                 condition=Q(acknowledged_at__isnull=True, closed_as="")
                 | (Q(acknowledged_at__isnull=False) & ~Q(closed_as="")),
@@ -332,11 +359,6 @@ class Flag(models.Model):
         ]
 
     def __str__(self) -> str:
-            models.CheckConstraint(
-                condition=Q(kind=rules.FlagKind.CONTRAINDICATION, medication__isnull=False)
-                | (~Q(kind=rules.FlagKind.CONTRAINDICATION) & Q(medication__isnull=True)),
-                name="flag_contraindication_names_medication",
-            ),
         return f"{self.get_severity_display()}: {self.message}"
 
     @property
@@ -376,6 +398,10 @@ class CheckIn(VoidableRecord):
     checked_on = models.DateField("date of check-in")
     pain_score = models.PositiveSmallIntegerField("pain (0–10)")
     sleep_quality = models.PositiveSmallIntegerField("sleep quality (0–10)", null=True, blank=True)
+    # Patient Global Impression of Change (clinical reference, "Outcome measures"): optional, 1–7.
+    pgic = models.PositiveSmallIntegerField(
+        "PGIC (impression of change)", null=True, blank=True, choices=sorted(outcomes.PGIC_LABELS.items())
+    )
     notes = models.TextField(blank=True)
     history = HistoricalRecords()
 
@@ -391,6 +417,9 @@ class CheckIn(VoidableRecord):
             models.CheckConstraint(condition=Q(pain_score__lte=10), name="checkin_pain_0_to_10"),
             models.CheckConstraint(
                 condition=Q(sleep_quality__isnull=True) | Q(sleep_quality__lte=10), name="checkin_sleep_0_to_10"
+            ),
+            models.CheckConstraint(
+                condition=Q(pgic__isnull=True) | Q(pgic__gte=1, pgic__lte=7), name="checkin_pgic_1_to_7"
             ),
             models.CheckConstraint(
                 condition=Q(voided_at__isnull=True) | ~Q(void_reason=""), name="checkin_void_has_reason"

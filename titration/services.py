@@ -33,6 +33,7 @@ from .models import (
     Formulation,
     PlanStateChange,
     SideEffect,
+    StopReason,
     TitrationPlan,
 )
 
@@ -52,6 +53,7 @@ ROLE_CANNOT_ACKNOWLEDGE = rules.ROLE_CANNOT_ACKNOWLEDGE
 COMMENT_REQUIRED = "Write the comment."
 NO_PLAN = "The patient has no active plan."
 STATE_UNCHANGED = "The plan is already in that state."
+STOP_REASON_REQUIRED = "Choose the reason for stopping."
 CRITICAL_NOTE_MIN_WORDS = rules.CRITICAL_NOTE_MIN_WORDS
 VOIDED_NOTE = "Entry voided."
 
@@ -248,15 +250,19 @@ LDN_ACTIVE_STATES = (rules.PlanState.TITRATING, rules.PlanState.HOLDING)
 
 @transaction.atomic
 def plan_state_set(
-    *, patient: Patient, by: Any, state: str, reason: str, confirm_opioid: bool = False
+    *, patient: Patient, by: Any, state: str, reason: str, confirm_opioid: bool = False, stop_reason: str = ""
 ) -> PlanStateChange:
     """Titrate, hold at the current dose, pause or stop the active plan from today, with a reason.
+
+    Stopping also needs a coded ``stop_reason`` (``StopReason``); any other state keeps none.
 
     Restarting a paused or stopped plan while an opioid is current needs ``confirm_opioid`` (the reason is
     the state change's own), and raises the critical contraindication flag; pausing or stopping closes it.
     """
     if not reason.strip():
         raise RecordError(REASON_REQUIRED, Problem.REASON)
+    if state == rules.PlanState.STOPPED and stop_reason not in StopReason.values:
+        raise RecordError(STOP_REASON_REQUIRED, Problem.REASON)
     locked = _lock(patient)
     plan = active_plan(locked)
     if plan is None:
@@ -276,6 +282,7 @@ def plan_state_set(
         state=state,
         effective_on=today,
         reason=reason.strip(),
+        stop_reason=stop_reason if state == rules.PlanState.STOPPED else "",
         changed_by=by,
     )
     # The model's own ``reason`` is also the audit trail's "why" (create_audited would take it as only that).
@@ -677,6 +684,7 @@ def checkin_record(
     checked_on: datetime.date,
     pain_score: int,
     sleep_quality: int | None = None,
+    pgic: int | None = None,
     notes: str = "",
     side_effects: list[tuple[str, str, str]] = (),  # type: ignore[assignment]
 ) -> tuple[CheckIn, list[Flag]]:
@@ -694,6 +702,7 @@ def checkin_record(
                 checked_on=checked_on,
                 pain_score=pain_score,
                 sleep_quality=sleep_quality,
+                pgic=pgic,
                 notes=notes,
                 recorded_by=by,
             )

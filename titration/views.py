@@ -6,6 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,12 +15,13 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from medications import selectors as medication_selectors
 from patients.access import client_ip, log_access, patients_for, permission_required, with_patient
 from patients.concurrency import StaleEditError
-from patients.models import AccessLog, Patient
+from patients.models import AccessLog, Patient, clinic_today
 from patients.services import access_record
 
-from . import export, selectors, services
+from . import diary, export, selectors, services
 from .audit import audit_trail
 from .chart import PERIODS, chart_for, parse_period
 from .chart_drawing import draw
@@ -34,7 +36,7 @@ from .forms import (
     VoidForm,
 )
 from .models import CheckIn, DoseEntry, Flag, FlagComment
-from .rules import Severity, format_dose
+from .rules import Finding, Severity
 from .schedule import clinic_day, parse_weeks
 from .schedule import patient_schedule as patient_schedule_for
 
@@ -42,7 +44,14 @@ from .schedule import patient_schedule as patient_schedule_for
 DOSE_FIELDS = {
     services.Problem.DAY: "taken_on",
     services.Problem.DOSE: "dose_mg",
+    services.Problem.VOLUME: "dose_ml",
     services.Problem.OVERRIDE_REASON: "override_reason",
+}
+
+# Where a plan's safety confirmations are asked on the plan form.
+PLAN_CONFIRMATIONS = {
+    services.Problem.OPIOID: "confirm_opioid",
+    services.Problem.HYPERSENSITIVITY: "confirm_hypersensitivity",
 }
 
 FLAGS_PER_PAGE = 25
@@ -59,7 +68,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 @with_patient("patients.view_patient")
 def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
-    today = timezone.localdate()
+    today = clinic_today(patient.clinic)
     plans = list(patient.plans.select_related("created_by").order_by("start_date", "created_at"))
     summary = selectors.patient_summary(patient, today, plans=plans)
     period = parse_period(request.GET.get("period"))
@@ -85,6 +94,9 @@ def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
         "open_flags": open_flags[:OPEN_FLAGS_SHOWN],
         "open_flag_count": open_flags.count(),
         "today": today,
+        # The header's alerts: a current opioid (critical) and the safety profile's warnings.
+        "contraindications": medication_selectors.active_opioids_for(patient, on=today),
+        "safety_warnings": medication_selectors.safety_warnings_for(patient, on=today),
     }
     return render(request, "titration/patient_page.html", context)
 
@@ -132,6 +144,7 @@ def checkin_create(request: HttpRequest, patient: Patient) -> HttpResponse:
                 checked_on=data["checked_on"],
                 pain_score=data["pain_score"],
                 sleep_quality=data["sleep_quality"],
+                pgic=data["pgic"],
                 notes=data["notes"],
                 side_effects=form.side_effects(),
             )
@@ -175,11 +188,12 @@ def _void_page(request: HttpRequest, patient: Patient, record: DoseEntry | Check
 @require_http_methods(["GET", "POST"])
 @with_patient("titration.add_doseentry", log_as=AccessLog.Action.DOSE_FORM)
 def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
+    facts = None
     if request.method == "POST":
         form = DoseEntryForm(request.POST, patient=patient)
     else:
-        summary = selectors.patient_summary(patient, timezone.localdate())
-        form = DoseEntryForm(patient=patient, plan=summary.plan, expected=summary.scheduled_today)
+        facts = diary.dose_form_facts(patient, clinic_today(patient.clinic))
+        form = DoseEntryForm(patient=patient, plan=facts.plan, expected=facts.expected_today)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -193,8 +207,12 @@ def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
                 notes=data["notes"],
                 override_reason=data["override_reason"],
                 confirmed=data["confirm_out_of_range"],
+                dose_ml=data["dose_ml"],
+                ml_in_mg_field=data["ml_in_mg_field"],
+                time_of_day=data["time_of_day"],
             )
         except services.RecordError as exc:
+            form.liquid = exc.liquid
             if exc.problem == services.Problem.CONFIRMATION:
                 form.ask_confirmation(exc.message, exc.findings)
             else:
@@ -206,7 +224,7 @@ def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
             if entry.dose_mg is None:
                 summary = f"Missed dose for {day} recorded."
             else:
-                summary = f"{entry.get_status_display()} dose for {day} recorded: {format_dose(entry.dose_mg)}."
+                summary = f"{entry.get_status_display()} dose for {day} recorded: {entry.dose_display}."
             if flags:
                 level = messages.ERROR if any(f.severity == Severity.CRITICAL for f in flags) else messages.WARNING
                 flagged = " ".join(f"[{f.severity.label}] {f.message}" for f in flags)
@@ -214,7 +232,82 @@ def dose_create(request: HttpRequest, patient: Patient) -> HttpResponse:
             else:
                 messages.success(request, summary)
             return redirect(patient)
-    return render(request, "titration/dose_form.html", {"form": form, "patient": patient})
+    if facts is None and not transaction.get_rollback():  # a write that lost a race takes no more queries
+        facts = diary.dose_form_facts(patient, clinic_today(patient.clinic))
+    return render(request, "titration/dose_form.html", {"form": form, "patient": patient, "facts": facts})
+
+
+@require_http_methods(["GET", "POST"])
+@with_patient("titration.add_doseentry", log_as=AccessLog.Action.DOSE_FORM)
+def dose_diary(request: HttpRequest, patient: Patient) -> HttpResponse:
+    """Up to 14 days of a patient's diary in one page (``?start=YYYY-MM-DD&days=N``), saved all or nothing."""
+    span = diary.DiaryRangeForm(request.GET, patient=patient, today=clinic_today(patient.clinic))
+    if not span.is_valid():
+        return render(request, "titration/dose_diary.html", {"patient": patient, "span": span}, status=400)
+    days = span.day_list()
+    rows = diary.diary_days(patient, days)
+    concentration = diary.liquid_concentration(patient)
+    posted = request.POST if request.method == "POST" else None  # an empty POST is a (stale) grid too
+    formset = diary.DiaryFormSet(posted, patient=patient, rows=rows, concentration=concentration)
+    problem = ""
+    if request.method == "POST":
+        if formset.is_stale():
+            problem = diary.DIARY_CHANGED
+            formset = diary.DiaryFormSet(patient=patient, rows=rows, concentration=concentration)
+        else:
+            valid = formset.is_valid()
+            chosen = [form for form in formset.forms if not form.errors and form.records]
+            if valid and not chosen:
+                problem = diary.NOTHING_TO_SAVE
+            elif chosen:
+                try:
+                    rows_kwargs = [form.record_kwargs() for form in chosen]
+                    recorded = diary.diary_record(patient=patient, by=request.user, rows=rows_kwargs, keep=valid)
+                except diary.DiaryRefused as exc:
+                    for n, error in exc.errors.items():
+                        _show_row_error(chosen[n], error)
+                else:
+                    _diary_saved_message(request, recorded)
+                    return redirect(patient)
+            problem = problem or diary.ROWS_REFUSED
+            entered = {form.day: form.entered(concentration) for form in formset.forms}
+            rows = diary.diary_days(patient, days, entered=entered)
+    diary.attach_forms(rows, formset)
+    context = {
+        "patient": patient,
+        "span": span,
+        "rows": rows,
+        "formset": formset,
+        "problem": problem,
+        "concentration": concentration,
+    }
+    return render(request, "titration/dose_diary.html", context)
+
+
+def _show_row_error(form: DoseEntryForm, error: services.RecordError) -> None:
+    """A diary row's refusal, shown in place as the dose form shows it (the row's day is fixed: its own line)."""
+    form.liquid = error.liquid
+    if error.problem == services.Problem.CONFIRMATION:
+        form.ask_confirmation(error.message, error.findings)
+        return
+    field = DOSE_FIELDS.get(error.problem)
+    form.add_error(None if field == "taken_on" else field, error.message)
+    if error.problem == services.Problem.OVERRIDE_REASON:
+        form.show_confirmation(error.findings)
+
+
+def _diary_saved_message(request: HttpRequest, recorded: list[tuple[DoseEntry, list[Finding]]]) -> None:
+    taken = sum(1 for entry, _ in recorded if entry.dose_mg is not None)
+    missed = len(recorded) - taken
+    days = f"{len(recorded)} day{'s' if len(recorded) != 1 else ''}"
+    text = f"Diary saved: {days} recorded ({taken} taken, {missed} missed)."
+    flags = [(entry, f) for entry, findings in recorded for f in findings]
+    if not flags:
+        messages.success(request, text)
+        return
+    level = messages.ERROR if any(f.severity == Severity.CRITICAL for _, f in flags) else messages.WARNING
+    flagged = " ".join(f"[{f.severity.label}] {entry.taken_on:%-d %b}: {f.message}" for entry, f in flags)
+    messages.add_message(request, level, f"{text} Flags raised: {flagged}")
 
 
 @require_http_methods(["GET", "POST"])
@@ -228,19 +321,39 @@ def dose_void(request: HttpRequest, patient: Patient, entry_id: int) -> HttpResp
 @with_patient("titration.add_titrationplan")
 def plan_set(request: HttpRequest, patient: Patient) -> HttpResponse:
     current = services.active_plan(patient)
-    form = PlanForm(request.POST or None, patient=patient, current=current)
+    today = clinic_today(patient.clinic)
+    # Warnings for the prescriber, never blocks; a current opioid or a known hypersensitivity is confirmed.
+    opioids = medication_selectors.active_opioids_for(patient, on=today)
+    warnings = medication_selectors.safety_warnings_for(patient, on=today)
+    form = PlanForm(
+        request.POST or None,
+        patient=patient,
+        current=current,
+        opioid_current=bool(opioids),
+        hypersensitivity=any(w.needs_confirmation for w in warnings),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             plan = services.plan_set(
-                patient=patient, by=request.user, version=form.opened_version, **form.plan_fields()
+                patient=patient,
+                by=request.user,
+                version=form.opened_version,
+                **form.safety_confirmations(),
+                **form.plan_fields(),
             )
         except StaleEditError as exc:
             form.show_stale(exc, current=services.active_plan(patient) or current)
+        except services.RecordError as exc:
+            form.add_error(PLAN_CONFIRMATIONS.get(exc.problem), exc.message)
         else:
             messages.success(request, f"Titration plan set: {plan}.")
+            for warning in warnings:
+                messages.warning(request, warning.message)
+            if opioids:
+                messages.error(request, " ".join(opioid.message for opioid in opioids))
             return redirect(patient)
     previous = patient.plans.filter(is_active=False).select_related("created_by", "ended_by")
-    state, state_change = selectors.plan_state_now(current, timezone.localdate())
+    state, state_change = selectors.plan_state_now(current, today)
     return render(
         request,
         "titration/plan_form.html",
@@ -251,6 +364,9 @@ def plan_set(request: HttpRequest, patient: Patient) -> HttpResponse:
             "previous": previous,
             "presets": {key: {k: str(v) for k, v in preset.items()} for key, preset in PRESETS.items()},
             "state_form": PlanStateForm(),
+            "plan_history": selectors.plan_history(patient),
+            "contraindications": opioids,
+            "safety_warnings": warnings,
             "state_value": state.value,
             "state_label": state.label,
             "state_change": state_change,
@@ -264,14 +380,23 @@ def plan_state(request: HttpRequest, patient: Patient) -> HttpResponse:
     """Titrate, hold at the current dose, pause or stop the active plan, with a reason."""
     form = PlanStateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose the new state and give the reason.")
+        stop_errors = form.errors.get("stop_reason")
+        messages.error(request, stop_errors[0] if stop_errors else "Choose the new state and give the reason.")
         return redirect("titration:plan", patient_id=patient.pk)
     try:
         change = services.plan_state_set(
-            patient=patient, by=request.user, state=form.cleaned_data["state"], reason=form.cleaned_data["reason"]
+            patient=patient,
+            by=request.user,
+            state=form.cleaned_data["state"],
+            reason=form.cleaned_data["reason"],
+            confirm_opioid=form.cleaned_data["confirm_opioid"],
+            stop_reason=form.cleaned_data["stop_reason"],
         )
     except services.RecordError as exc:
         messages.error(request, exc.message)
+        if exc.problem == services.Problem.OPIOID:
+            # The state form, where the restart is confirmed.
+            return redirect(reverse("titration:plan", args=[patient.pk]) + "#state-heading")
     else:
         messages.success(request, f"Plan state: {change}.")
     return redirect(patient)
