@@ -6,7 +6,6 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Fieldset, Layout, Submit
 from django import forms
-from django.utils import timezone
 
 from patients.concurrency import VERSION_FIELD, VersionedFormMixin
 from patients.models import Patient, clinic_today
@@ -461,7 +460,7 @@ class CheckInForm(forms.Form):
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.patient = patient
-        today = timezone.localdate()
+        today = clinic_today(patient.clinic)
         self.fields["checked_on"].initial = today
         self.fields["checked_on"].widget.attrs["max"] = today.isoformat()
         for kind, label in SideEffect.Kind.choices:

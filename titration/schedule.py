@@ -10,9 +10,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.utils import timezone
-
-from patients.models import Patient
+from patients.models import Patient, clinic_today
 
 from . import course, rules, selectors
 from .models import DosingTime, Formulation, TitrationPlan
@@ -23,9 +21,8 @@ ML_PLACES = Decimal("0.01")
 
 
 def clinic_day(patient: Patient) -> datetime.date:
-    """Today in the patient's clinic (its time zone and day boundary where the clinic has them)."""
-    today = getattr(patient.clinic, "today", None)
-    return today() if callable(today) else timezone.localdate()
+    """Today in the patient's clinic (its time zone and day boundary)."""
+    return clinic_today(patient.clinic)
 
 
 def parse_weeks(raw: str | None) -> int:

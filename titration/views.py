@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from medications import selectors as medication_selectors
-from patients.access import client_ip, log_access, patients_for, permission_required, with_patient
+from patients.access import client_ip, clinics_for, log_access, patients_for, permission_required, with_patient
 from patients.concurrency import StaleEditError
 from patients.models import AccessLog, Patient, clinic_today
 from patients.services import access_record
@@ -61,7 +61,9 @@ OPEN_FLAGS_SHOWN = 10
 @require_GET
 @permission_required("patients.view_patient")
 def dashboard(request: HttpRequest) -> HttpResponse:
-    data = selectors.dashboard(request.user, timezone.localdate())
+    # The day of the user's first clinic (its time zone and day boundary), as on the worklist.
+    clinic = clinics_for(request.user).order_by("pk").first()
+    data = selectors.dashboard(request.user, clinic_today(clinic) if clinic is not None else timezone.localdate())
     return render(request, "titration/dashboard.html", {"dashboard": data})
 
 

@@ -133,3 +133,29 @@ def test_the_clinic_settings_page_sets_the_time_zone_and_the_day_boundary(clinic
     assert saved.status_code == 302, saved.context["form"].errors
     clinic.refresh_from_db()
     assert (clinic.time_zone, clinic.day_boundary) == ("America/New_York", datetime.time(5, 0))
+
+
+@pytest.mark.django_db
+def test_the_check_in_form_the_schedule_and_the_dashboard_use_the_clinics_day(
+    clinic, prescriber, staff_client, patient
+):
+    clinic.time_zone = "America/New_York"
+    clinic.save()
+    services.plan_set(
+        patient=patient,
+        by=prescriber,
+        start_date=MONDAY,
+        starting_dose_mg=Decimal("0.5"),
+        step_mg=Decimal("0.5"),
+        step_interval_days=7,
+        target_dose_mg=Decimal("4.5"),
+    )
+    # 06:00 in London on Tuesday is 01:00 in New York: before the boundary, still Monday for this clinic.
+    with time_machine.travel(at(LONDON, TUESDAY, 6, 0), tick=False):
+        checkin_form = staff_client.get(reverse("titration:checkin-create", args=[patient.pk])).content.decode()
+        schedule = staff_client.get(reverse("titration:schedule", args=[patient.pk]))
+        dashboard = staff_client.get(reverse("titration:dashboard"))
+    assert f'max="{MONDAY.isoformat()}"' in checkin_form
+    assert f'max="{TUESDAY.isoformat()}"' not in checkin_form
+    assert schedule.context["schedule"].days[0].day == MONDAY
+    assert dashboard.status_code == 200
