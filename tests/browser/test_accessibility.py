@@ -143,7 +143,7 @@ def test_pages_have_titles_a_language_and_one_main_heading(page, live_server, pr
     assert page.locator("h1").count() == 1
 
 
-@pytest.mark.parametrize("width", [390, 1366])
+@pytest.mark.parametrize("width", [390, 768, 1366])
 def test_no_serious_or_critical_violations_on_the_diary(page, live_server, prescriber, patient, today, width):
     services.plan_set(
         patient=patient,
@@ -159,7 +159,7 @@ def test_no_serious_or_critical_violations_on_the_diary(page, live_server, presc
             patient=patient, by=prescriber, taken_on=today - datetime.timedelta(days=n), dose_mg=Decimal("0.5")
         )
     page.set_viewport_size({"width": width, "height": 844})
-    suffix = "" if width > 400 else " (390 px)"
+    suffix = "" if width == 1366 else f" ({width} px)"
     sign_in(page, live_server, prescriber.username, PASSWORD)
     page.goto(f"{live_server.url}/patients/{patient.pk}/doses/diary/")
     blocking = {"diary": audit_page(page, f"diary{suffix}")}

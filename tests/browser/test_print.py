@@ -150,7 +150,7 @@ def test_the_printed_schedule_names_the_patient_on_every_page(
     assert "Weeks to show" not in document  # the form is not printed
 
 
-@pytest.mark.parametrize("width", [390, 1366])
+@pytest.mark.parametrize("width", [390, 768, 1366])
 def test_the_schedule_page_has_no_serious_or_critical_accessibility_violation(
     page, live_server, prescriber, long_record, width
 ):

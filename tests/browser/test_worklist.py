@@ -113,7 +113,7 @@ def test_without_javascript_the_list_comes_back_at_the_next_row_focused(browser,
         context.close()
 
 
-@pytest.mark.parametrize("width", [390, 1366])
+@pytest.mark.parametrize("width", [390, 768, 1366])
 def test_the_worklist_has_no_serious_or_critical_accessibility_violations(
     page, live_server, prescriber, due_patients, width
 ):
