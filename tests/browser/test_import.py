@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import browser, page, sign_in  # noqa: F401 - the browser fixtures
 from tests.conftest import PASSWORD
+from tests.importer.conftest import csv_bytes, days, person  # noqa: F401 - days is a fixture
 from titration.models import DoseEntry, Flag
 
-from .conftest import csv_bytes, person
+from .conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
