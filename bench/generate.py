@@ -816,11 +816,24 @@ def _seed_people(conn: psycopg.Connection[Any], config: GenerateConfig, today: d
         _years_before(today, 6), datetime.time(9), tzinfo=datetime.UTC
     )  # before every history
     clinics: list[Clinic] = []
+    from patients.models import DEFAULT_DAY_BOUNDARY, default_time_zone  # after django.setup()
+
     users, memberships, user_groups, clinic_rows = [], [], [], []
     for index in range(1, config.clinics + 1):
         clinic = Clinic(id=index, prescriber_id=2 * index - 1, staff_id=2 * index)
         clinics.append(clinic)
-        clinic_rows.append((index, f"Bench Clinic {index:02d}", joined, False, RESTART_AFTER_GAP_DAYS, ""))
+        clinic_rows.append(
+            (
+                index,
+                f"Bench Clinic {index:02d}",
+                joined,
+                False,
+                RESTART_AFTER_GAP_DAYS,
+                "",
+                default_time_zone(),
+                DEFAULT_DAY_BOUNDARY,
+            )
+        )
         for user_id, role, group in (
             (clinic.prescriber_id, "prescriber", "Prescribers"),
             (clinic.staff_id, "staff", "Clinic staff"),
@@ -834,7 +847,16 @@ def _seed_people(conn: psycopg.Connection[Any], config: GenerateConfig, today: d
     _copy_rows(
         conn,
         "patients_clinic",
-        ("id", "name", "created_at", "require_two_factor_for_prescribers", "restart_after_gap_days", "phone"),
+        (
+            "id",
+            "name",
+            "created_at",
+            "require_two_factor_for_prescribers",
+            "restart_after_gap_days",
+            "phone",
+            "time_zone",
+            "day_boundary",
+        ),
         clinic_rows,
     )
     _copy_rows(
