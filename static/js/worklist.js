@@ -48,6 +48,11 @@
     var target = region.querySelector("[autofocus]") || document.getElementById("counts-heading");
     if (target.id === "counts-heading") { target.setAttribute("tabindex", "-1"); }
     target.focus({ preventScroll: true });
+    // Kept scroll may leave the next button off screen (the list got shorter): reveal it, no further.
+    var box = target.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) {
+      target.scrollIntoView({ block: "nearest", behavior: "instant" });
+    }
     return true;
   }
 

@@ -18,6 +18,7 @@ from .test_accessibility import audit_page
 
 DUE = 10
 LOG_BUTTON = "form.worklist-log button"
+VIEWPORT_HEIGHT = 600
 
 
 @pytest.fixture
@@ -53,7 +54,8 @@ def focused_row(page) -> str | None:
 
 @pytest.mark.parametrize("width", [390, 768, 1366])
 def test_a_prescriber_clears_ten_due_patients_in_ten_clicks(page, live_server, prescriber, due_patients, today, width):
-    page.set_viewport_size({"width": width, "height": 600})  # short enough for the list to scroll at any width
+    # Short enough for the list to scroll at any width.
+    page.set_viewport_size({"width": width, "height": VIEWPORT_HEIGHT})
     sign_in(page, live_server, prescriber.username, PASSWORD)
     page.goto(f"{live_server.url}/worklist/")
     assert page.locator(LOG_BUTTON).count() == DUE
@@ -70,6 +72,8 @@ def test_a_prescriber_clears_ten_due_patients_in_ten_clicks(page, live_server, p
     clicks = 0
     while page.locator(LOG_BUTTON).count():
         remaining = page.locator(LOG_BUTTON).count()
+        # Playwright scrolls a button into view before clicking it; measure from where the click happens.
+        target.scroll_into_view_if_needed()
         before = page.evaluate("window.scrollY")
         spot = target.bounding_box()["y"]
         clicked = page.evaluate("(b) => b.closest('tr').id", target.element_handle())
@@ -80,9 +84,17 @@ def test_a_prescriber_clears_ten_due_patients_in_ten_clicks(page, live_server, p
             break
         after = page.evaluate("window.scrollY")
         bottom = page.evaluate("document.documentElement.scrollHeight - window.innerHeight")
+        # The next button is on screen, where the pointer can reach it.
+        top, bottom_edge = page.evaluate(
+            "(() => { const b = document.activeElement.getBoundingClientRect(); return [b.top, b.bottom]; })()"
+        )
+        assert top >= 0 and bottom_edge <= VIEWPORT_HEIGHT, (top, bottom_edge)
         # The scroll stays, unless the list grew too short to keep it: then it is at (or, while the wide table
-        # settles its column widths, within a few pixels of) the end of the page.
-        assert abs(after - min(before, bottom)) <= 25, (before, after, bottom)
+        # settles its column widths, within a few pixels of) the end of the page. The one other move allowed is
+        # the least scroll that brings an off-screen next button to the edge of the screen.
+        kept = abs(after - min(before, bottom)) <= 25
+        revealed = abs(top) <= 2 or abs(bottom_edge - VIEWPORT_HEIGHT) <= 2
+        assert kept or revealed, (before, after, bottom, top, bottom_edge)
         assert focused_text(page).startswith("Log 1 mg taken today")  # the focus is on the next row's button
         assert focused_row(page) in rows
         went_down = rows.index(focused_row(page)) > rows.index(clicked)
