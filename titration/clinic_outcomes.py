@@ -188,11 +188,13 @@ def patient_outcomes(user: Any, filters: Filters, *, today: datetime.date | None
 def _matches(outcome: PatientOutcome, filters: Filters) -> bool:
     if filters.protocol and outcome.protocol != filters.protocol:
         return False
-    if filters.start_from is not None:
-        if outcome.first_dose is None:
-            return False
-        return filters.start_from <= outcome.first_dose <= filters.start_to  # type: ignore[operator]
-    return True
+    if filters.start_from is None and filters.start_to is None:
+        return True
+    if outcome.first_dose is None:
+        return False
+    after_start = filters.start_from is None or filters.start_from <= outcome.first_dose
+    before_end = filters.start_to is None or outcome.first_dose <= filters.start_to
+    return after_start and before_end
 
 
 def _outcome(
@@ -209,7 +211,7 @@ def _outcome(
     gap_days: int,
     today: datetime.date,
 ) -> PatientOutcome:
-    target_of = {plan[0]: plan[5] for plan in plans}
+    target_of: dict[int, Decimal | None] = {plan[0]: plan[5] for plan in plans}
 
     def target_on(day: datetime.date, plan_id: int | None) -> Decimal | None:
         if plan_id in target_of:

@@ -20,7 +20,7 @@ many patients (the dashboard) resumes each course from its latest entry instead 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -86,10 +86,10 @@ class Position:
     def from_json(cls, data: dict[str, object] | None) -> Position:
         if not data:
             return cls()
-        previous = data.get("previous")
+        plan, previous = data.get("plan"), data.get("previous")
         level, reached = data.get("level"), data.get("reached")
         return cls(
-            plan_id=data.get("plan"),  # type: ignore[arg-type]
+            plan_id=plan if isinstance(plan, int) else None,
             level=None if level is None else Decimal(str(level)),
             reached_on=None if reached is None else datetime.date.fromisoformat(str(reached)),
             previous_on=datetime.date.fromisoformat(previous[0]) if isinstance(previous, list) else None,
@@ -143,7 +143,7 @@ class Course:
         """Where the patient stands now; ``Course(plans, gap, course.position())`` goes on identically."""
         prev_day, prev_dose = self.previous if self.previous else (None, None)
         return Position(
-            plan_id=None if self.plan_id is False else self.plan_id,  # type: ignore[arg-type]
+            plan_id=None if self.plan_id is False else self.plan_id,
             level=self.level,
             reached_on=self.reached_on,
             previous_on=prev_day,
@@ -187,10 +187,11 @@ class Course:
                 and plan.step_mg > 0
             )
             expected = plan.toward_target(level) if step_due else level
-            continuing = plan.plan_id == self.plan_id and prev_dose is not None and plan.on_path(prev_dose)
-            if continuing and plan.beyond(expected, plan.toward_target(prev_dose)):  # type: ignore[arg-type]
+            if prev_dose is not None and plan.plan_id == self.plan_id and plan.on_path(prev_dose):
                 # A patient who went below the step goes back up one plan step at a time, never in one jump.
-                expected = plan.toward_target(prev_dose)  # type: ignore[arg-type]
+                back_up = plan.toward_target(prev_dose)
+                if plan.beyond(expected, back_up):
+                    expected = back_up
         if step_due:
             level, reached = expected, None
         context = DoseContext(
@@ -322,10 +323,8 @@ def _is_missed(item: AssessedEntry) -> bool:
     return not item.entry.taken
 
 
-def _continues(run: list[AssessedEntry], item: AssessedEntry | None, test: object) -> bool:
-    return (
-        item is not None and (item.entry.day - run[-1].entry.day).days == 1 and test(item)  # type: ignore[operator]
-    )
+def _continues(run: list[AssessedEntry], item: AssessedEntry | None, test: Callable[[AssessedEntry], bool]) -> bool:
+    return item is not None and (item.entry.day - run[-1].entry.day).days == 1 and test(item)
 
 
 def _off_schedule_flag(run: list[AssessedEntry]) -> DerivedFlag:
