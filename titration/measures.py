@@ -93,7 +93,7 @@ def time_to_target(entries: Sequence[DoseDay]) -> TimeToTarget:
     for entry in taken:
         if _at_target(entry):
             return TimeToTarget((entry.day - start).days, entry.day, entry.dose)
-    return TimeToTarget(None, None, max(e.dose for e in taken))  # type: ignore[type-var]
+    return TimeToTarget(None, None, max(e.dose for e in taken if e.dose is not None))
 
 
 # --- shares of days ----------------------------------------------------------------------------------
@@ -328,7 +328,10 @@ class Proportion:
     def __str__(self) -> str:
         if self.suppressed:
             return SMALL_GROUP_TEXT
-        low, high = self.interval  # type: ignore[misc]
+        interval = self.interval
+        if interval is None:  # counts that make no share (a part over the whole): no interval to give
+            return f"{self.part} of {self.whole}"
+        low, high = interval
         return f"{self.part} of {self.whole} ({self.percent}%, 95% CI {low}–{high}%)"
 
 

@@ -18,6 +18,7 @@ A response is only claimed when it can mean something:
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -122,28 +123,27 @@ def assess_response(
     effect_from = first_dose_day + datetime.timedelta(days=EFFECT_AFTER_DAYS)
     on_treatment = [r for r in ordered if r.day >= effect_from]
     baseline, too_old = pick_baseline(ordered, first_dose_day)
-    common = {"first_dose_day": first_dose_day, "too_old_baseline": too_old}
+    response = functools.partial(Response, first_dose_day=first_dose_day, too_old_baseline=too_old)
     if len(on_treatment) < MIN_CHECKINS_ON_TREATMENT:
         why = TOO_FEW_ON_TREATMENT.format(day=f"{effect_from:%-d %b %Y}")
-        return Response(ResponseClass.NOT_ENOUGH_DATA, baseline=baseline, why_not=why, **common)  # type: ignore[arg-type]
+        return response(ResponseClass.NOT_ENOUGH_DATA, baseline=baseline, why_not=why)
     window_start = today - datetime.timedelta(days=CURRENT_WINDOW_DAYS - 1)
     current = [r for r in on_treatment if r.day >= window_start]
     if not current:
-        return Response(ResponseClass.NOT_ENOUGH_DATA, baseline=baseline, why_not=NONE_RECENT, **common)  # type: ignore[arg-type]
+        return response(ResponseClass.NOT_ENOUGH_DATA, baseline=baseline, why_not=NONE_RECENT)
     during = False
     if baseline is None:
         during_treatment = [r for r in ordered if first_dose_day < r.day < current[0].day]
         if not during_treatment:
-            return Response(ResponseClass.NOT_ENOUGH_DATA, why_not=NO_BASELINE, **common)  # type: ignore[arg-type]
+            return response(ResponseClass.NOT_ENOUGH_DATA, why_not=NO_BASELINE)
         baseline, during = during_treatment[0], True
     mean = Fraction(sum(r.score for r in current), len(current))
-    return Response(
+    return response(
         classify(baseline.score, mean),
         baseline=baseline,
         current_mean=mean,
         current_count=len(current),
         baseline_during_treatment=during,
-        **common,  # type: ignore[arg-type]
     )
 
 
