@@ -40,6 +40,8 @@ from .rules import (
 )
 
 ADHERENCE_RUN_DAYS = 3
+# Findings that a run of consecutive days turns into one flag (alert fatigue: few, specific flags).
+RUN_KINDS = frozenset({FlagKind.OFF_SCHEDULE, FlagKind.TAKEN_WHILE_OFF})
 
 
 @dataclass(frozen=True)
@@ -282,18 +284,23 @@ def derive_flags(assessed: Sequence[AssessedEntry]) -> list[DerivedFlag]:
     """The flags the record supports: one per finding, except runs.
 
     * consecutive days that differ from the expected dose are one info flag, on the run's first entry;
+    * consecutive days taken while the plan is paused or stopped are one warning, on the first;
     * ``ADHERENCE_RUN_DAYS`` or more consecutive missed days are one adherence warning, on the first.
     """
     flags: list[DerivedFlag] = []
     ordered = sorted(assessed, key=lambda a: a.entry.day)
     off_run: list[AssessedEntry] = []
+    while_off_run: list[AssessedEntry] = []
     missed_run: list[AssessedEntry] = []
 
     def close_runs(upto: AssessedEntry | None) -> None:
-        nonlocal off_run, missed_run
+        nonlocal off_run, while_off_run, missed_run
         if off_run and not _continues(off_run, upto, _is_off):
             flags.append(_off_schedule_flag(off_run))
             off_run = []
+        if while_off_run and not _continues(while_off_run, upto, _is_taken_while_off):
+            flags.append(_taken_while_off_flag(while_off_run))
+            while_off_run = []
         if missed_run and not _continues(missed_run, upto, _is_missed):
             if len(missed_run) >= ADHERENCE_RUN_DAYS:
                 flags.append(_adherence_flag(missed_run))
@@ -303,12 +310,14 @@ def derive_flags(assessed: Sequence[AssessedEntry]) -> list[DerivedFlag]:
     for item in ordered:
         close_runs(item)
         for finding in item.findings:
-            if finding.kind != FlagKind.OFF_SCHEDULE:
+            if finding.kind not in RUN_KINDS:
                 flags.append(DerivedFlag(item.entry.id, finding.kind, finding.severity, finding.message))
         for note in _supply_notes(item, dosed_plans):
             flags.append(DerivedFlag(item.entry.id, note.kind, note.severity, note.message))
         if _is_off(item):
             off_run.append(item)
+        if _is_taken_while_off(item):
+            while_off_run.append(item)
         if _is_missed(item):
             missed_run.append(item)
     close_runs(None)
@@ -317,6 +326,10 @@ def derive_flags(assessed: Sequence[AssessedEntry]) -> list[DerivedFlag]:
 
 def _is_off(item: AssessedEntry) -> bool:
     return any(f.kind == FlagKind.OFF_SCHEDULE for f in item.findings)
+
+
+def _is_taken_while_off(item: AssessedEntry) -> bool:
+    return any(f.kind == FlagKind.TAKEN_WHILE_OFF for f in item.findings)
 
 
 def _is_missed(item: AssessedEntry) -> bool:
@@ -337,6 +350,19 @@ def _off_schedule_flag(run: list[AssessedEntry]) -> DerivedFlag:
             f"expected dose; latest {format_dose(last.entry.dose)} instead of {format_dose(last.context.expected)}."
         )
     return DerivedFlag(first.entry.id, FlagKind.OFF_SCHEDULE, Severity.INFO, message)
+
+
+def _taken_while_off_flag(run: list[AssessedEntry]) -> DerivedFlag:
+    first, last = run[0], run[-1]
+    if len(run) == 1:
+        message = next(f.message for f in first.findings if f.kind == FlagKind.TAKEN_WHILE_OFF)
+    else:
+        message = (
+            f"{len(run)} consecutive doses ({_day(first.entry.day)} – {_day(last.entry.day)}) taken while the "
+            f"plan is {last.context.state.value}; latest {format_dose(last.entry.dose)}. If the patient has "
+            "restarted, resume the plan; otherwise check why."
+        )
+    return DerivedFlag(first.entry.id, FlagKind.TAKEN_WHILE_OFF, Severity.WARNING, message)
 
 
 def _adherence_flag(run: list[AssessedEntry]) -> DerivedFlag:

@@ -356,6 +356,7 @@ class FlagKind(StrEnum):
     CONTRAINDICATION = "contraindication"
     SUPPLY_CHANGED = "supply_changed"
     FORMULATION_MISMATCH = "formulation_mismatch"
+    TAKEN_WHILE_OFF = "taken_while_off"
 
     @property
     def label(self) -> str:
@@ -373,6 +374,7 @@ FLAG_KIND_LABELS = {
     FlagKind.CONTRAINDICATION: "Contraindicated medication",
     FlagKind.SUPPLY_CHANGED: "Formulation or concentration changed",
     FlagKind.FORMULATION_MISMATCH: "Formulation differs from plan",
+    FlagKind.TAKEN_WHILE_OFF: "Taken while paused or stopped",
 }
 
 
@@ -488,7 +490,8 @@ def dose_findings(dose: Decimal, context: DoseContext) -> list[Finding]:
     * a first dose more than one plan step above the starting dose: warning;
     * a step up from the previous accepted dose larger than the plan's step (1.5 mg without a plan): warning;
     * different from the expected dose while titrating, and nothing else explains it: info (runs of these
-      become one flag; holding at the best-tolerated dose is intended, so never while holding).
+      become one flag; holding at the best-tolerated dose is intended, so never while holding);
+    * taken while the plan is paused or stopped: warning (runs of these become one flag).
     """
     findings: list[Finding] = []
     plan = context.plan
@@ -507,6 +510,9 @@ def dose_findings(dose: Decimal, context: DoseContext) -> list[Finding]:
         findings.append(Finding(FlagKind.OUT_OF_RANGE, Severity.WARNING, range_message))
     if slip is None:
         findings.extend(_step_findings(dose, context))
+    off = taken_while_off_finding(dose, context)
+    if off:
+        findings.append(off)
     if (
         not findings
         and plan is not None
@@ -522,6 +528,20 @@ def dose_findings(dose: Decimal, context: DoseContext) -> list[Finding]:
             )
         )
     return sorted(findings, key=lambda f: f.severity, reverse=True)
+
+
+def taken_while_off_finding(dose: Decimal, context: DoseContext) -> Finding | None:
+    """A dose taken on a day the prescriber had paused or stopped the plan is a warning: LDN is often paused
+    for a reason that makes it unsafe (opioids before surgery: clinical reference, "Medications and
+    contraindications"), and a restart belongs in the plan (restart low: "Restarting and holding")."""
+    if context.plan is None or context.state not in (PlanState.PAUSED, PlanState.STOPPED):
+        return None
+    return Finding(
+        FlagKind.TAKEN_WHILE_OFF,
+        Severity.WARNING,
+        f"{format_dose(dose)} taken while the plan is {context.state.value}. If the patient has restarted, "
+        "resume the plan; otherwise check why.",
+    )
 
 
 def _step_findings(dose: Decimal, context: DoseContext) -> list[Finding]:
