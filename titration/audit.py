@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from medications.models import MedicationEntry, SafetyProfile
 from patients.models import Diagnosis, Patient
 
 from .models import CheckIn, DoseEntry, Flag, FlagComment, PlanStateChange, SideEffect, TitrationPlan
@@ -25,7 +26,18 @@ from .paging import PageNumbers, clamp_page
 from .rules import FORMULATION_NAMES, PlanState, format_concentration, format_dose, format_entry_dose
 
 PER_PAGE = 25
-HIDDEN_FIELDS = {"id", "patient", "recorded_at", "updated_at", "created_at", "history_id", "voided_by", "ended_by"}
+HIDDEN_FIELDS = {
+    "id",
+    "patient",
+    "recorded_at",
+    "updated_at",
+    "created_at",
+    "history_id",
+    "voided_by",
+    "ended_by",
+    "updated_by",
+    "recorded_by",
+}
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,10 @@ def _subject(record: Any, model: type[Model]) -> str:
         return f"Comment on flag “{record.flag.message}”"
     if model is Diagnosis:
         return f"Diagnosis ({record.condition.name})"
+    if model is MedicationEntry:
+        return f"Medication {record.name}"
+    if model is SafetyProfile:
+        return "Safety profile"
     return "Patient details"
 
 
@@ -109,7 +125,27 @@ def _created_details(record: Any, model: type[Model]) -> str:
         return record.text
     if model is Patient:
         return f"{record.given_name} {record.family_name}, MRN {record.mrn}"
+    if model is MedicationEntry:
+        return ", ".join(part for part in (record.dose, record.route, f"from {_day(record.start_date)}") if part)
+    if model is SafetyProfile:
+        return _safety_summary(record)
     return ""
+
+
+def _safety_summary(record: Any) -> str:
+    """What the profile warns of, in words (the fields a prescriber weighs before LDN)."""
+    warnings = [
+        label
+        for label, present in (
+            ("pregnant", record.pregnant),
+            ("breastfeeding", record.breastfeeding),
+            ("known naltrexone hypersensitivity", record.naltrexone_hypersensitivity),
+        )
+        if present
+    ]
+    if record.hepatic_impairment != "none":
+        warnings.append(f"{record.hepatic_impairment} hepatic impairment")
+    return ", ".join(warnings) or "no warnings"
 
 
 # How a flag was closed, as the audit trail says it (who, when and why follow).
@@ -138,13 +174,15 @@ def _describe(record: Any, model: type[Model], usernames: dict[int, str]) -> Aud
             action, details = CLOSED_AS_ACTIONS.get(getattr(record, "closed_as", ""), "acknowledged"), ""
         elif "is_active" in fields and model is TitrationPlan and not record.is_active:
             action, details = "ended", ""
+        elif "stop_date" in fields and model is MedicationEntry and record.stop_date:
+            action, details = "ended", f"none taken from {_day(record.stop_date)}"
         else:
             action = "changed"
             details = "; ".join(
                 f"{name.replace('_', ' ')} from {_value(name, change.old, usernames)} "
                 f"to {_value(name, change.new, usernames)}"
                 for name, change in fields.items()
-                if name not in {"void_reason", "acknowledgement_note"}
+                if name not in {"void_reason", "acknowledgement_note", "stop_reason"}
             )
     return AuditEvent(
         at=record.history_date,
@@ -168,6 +206,8 @@ def _histories(patient: Patient) -> list[tuple[type[Model], QuerySet[Any]]]:
         (Flag, Flag.history.filter(patient_id=patient.pk)),
         (PlanStateChange, PlanStateChange.history.filter(patient_id=patient.pk)),
         (FlagComment, FlagComment.history.filter(flag__patient_id=patient.pk).select_related("flag")),
+        (MedicationEntry, MedicationEntry.history.filter(patient_id=patient.pk)),
+        (SafetyProfile, SafetyProfile.history.filter(patient_id=patient.pk)),
     ]
 
 
