@@ -28,15 +28,22 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Generate a realistic data set into its own PostgreSQL database (ldn_bench), time the pages, load-test
-# gunicorn, and write docs/performance.md. Options: BENCH_ARGS="--patients 200 --clinics 2" (see docs/performance.md).
+# Generate a realistic data set into its own PostgreSQL database (ldn_bench; full size: 10,000 patients in 10
+# clinics), time the pages side by side as ratios to the floor page, load-test gunicorn (50 users, then the
+# saturation point), and write the "Results" of docs/performance.md.
+# Options: BENCH_ARGS="--patients 200 --clinics 2" or "--skip-generate" (see docs/performance.md).
 bench: install
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Ruff, djlint (templates), mypy (django-stubs), import-linter (the layering) and the migrations check;
+# the tools' settings are in pyproject.toml.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/djlint templates --lint
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 clean:

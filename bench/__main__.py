@@ -50,6 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     load.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn workers")
     load.add_argument("--think-min", type=float, default=2.0, help="seconds between a user's requests, at least")
     load.add_argument("--think-max", type=float, default=8.0, help="seconds between a user's requests, at most")
+    load.add_argument(
+        "--steps",
+        default="1,2,4,8,16,32",
+        help="user counts without think time, stepped up to find the saturation point (default: %(default)s)",
+    )
+    load.add_argument("--step-seconds", type=int, default=15, help="measured seconds per step (default: %(default)s)")
     load.add_argument("--skip-load", action="store_true")
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, default=PROJECT_DIR / "bench-results.json", help="raw results")
@@ -150,12 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_measure:
         from .measure import measure
 
-        log(f"Timing pages in-process ({args.repeat} requests each)")
+        log(f"Timing pages in-process, side by side ({args.repeat} rounds of one request per page)")
         results["pages"] = [row.as_dict() for row in measure(repeat=args.repeat, warmup=args.warmup, log=log)]
+        floor = results["pages"][0]["median_ms"] or 1
         for row in results["pages"]:
+            memory = f"  peak {row['peak_kib']:,.0f} KiB" if row.get("peak_kib") else ""
             log(
-                f"  {row['page']:<50} median {row['median_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  "
-                f"CPU {row['cpu_ms']:7.1f} ms  {row['queries']:3} queries"
+                f"  {row['page']:<46} median {row['median_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  "
+                f"CPU {row['cpu_ms']:7.1f} ms  {row['queries']:3} queries  {row['median_ms'] / floor:5.2f}x floor"
+                f"{memory}"
             )
     if not args.skip_load:
         from django.db import connections
@@ -172,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                 workers=args.workers,
                 think_min=args.think_min,
                 think_max=args.think_max,
+                steps=tuple(int(n) for n in args.steps.split(",")),
+                step_seconds=args.step_seconds,
             ),
             log=log,
         )
@@ -181,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
             f"p95 {load['p95_ms']} ms, p99 {load['p99_ms']} ms, {load['failures']} errors"
         )
     results["machine"]["load_after"] = f"{os.getloadavg()[0]:.2f}"
+    from .targets import checks
+
+    log("Targets:")
+    for check in checks(results):
+        verdict = "" if check.met is None else ("met" if check.met else "MISSED")
+        log(f"  {check.target:<78} {check.measured:<48} {verdict}")
     args.json.write_text(json.dumps(results, indent=2, default=str))
     log(f"Raw results: {args.json}")
     if not args.no_report:

@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from .generate import BENCH_PASSWORD, PROJECT_DIR, bench_username
 from .measure import NAME_FRAGMENT, save_slots
 
 HOST = "127.0.0.1"
+SATURATION_P95_MS = 500
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class LoadConfig:
     think_min: float = 2.0
     think_max: float = 8.0
     sign_in_timeout: int = 120
+    steps: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # users without think time, for the saturation point
+    step_seconds: int = 15
 
 
 def free_port() -> int:
@@ -133,63 +136,118 @@ def load_fixture(users: int, *, seed: int = 7) -> dict[str, Any]:
     return {"accounts": accounts, "patients": patients, "searches": searches, "save_slots": slots}
 
 
+def _locust(base: str, work: Path, fixture: dict[str, Any], run: LocustRun, *, sign_in_timeout: int) -> dict[str, Any]:
+    """One headless locust run against ``base``; locust's summary of the measured window."""
+    config = {**fixture, **asdict(run), "sign_in_timeout": sign_in_timeout}
+    (work / "config.json").write_text(json.dumps(config))
+    result = work / "result.json"
+    result.unlink(missing_ok=True)
+    hard_limit = sign_in_timeout + run.seconds + 30
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(Path(__file__).with_name("locustfile.py")),
+        *run.classes,
+        "--headless",
+        "--host",
+        base,
+        "--users",
+        str(run.users),
+        "--spawn-rate",
+        str(run.users),
+        "--run-time",
+        f"{hard_limit}s",
+        "--stop-timeout",
+        "5",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
+    env = {**os.environ, "BENCH_LOAD_CONFIG": str(work / "config.json"), "BENCH_LOAD_RESULT": str(result)}
+    with (work / "locust.log").open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and locustfile
+            command, cwd=PROJECT_DIR, env=env, stdout=output, stderr=output, start_new_session=True
+        )
+        try:
+            process.wait(timeout=hard_limit + 60)
+        finally:
+            stop_process(process)
+    if not result.exists():
+        tail = (work / "locust.log").read_text(errors="replace")[-3000:]
+        server = (work / "gunicorn.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"the load test produced no result.\nlocust:\n{tail}\ngunicorn:\n{server}")
+    summary: dict[str, Any] = json.loads(result.read_text())
+    return summary
+
+
+@dataclass(frozen=True)
+class LocustRun:
+    users: int
+    seconds: int
+    think_min: float
+    think_max: float
+    classes: tuple[str, ...]
+
+
+SATURATION_MIXES = {"worklist and patient pages": ("WorklistReader",), "floor page": ("FloorReader",)}
+
+
+def saturation_point(steps: list[dict[str, Any]], limit_ms: float = SATURATION_P95_MS) -> dict[str, Any]:
+    """Requests per second where p95 crosses ``limit_ms``, between the last step under it and the first over.
+
+    Linear between the two steps; ``bound`` says when the limit was crossed at the first step ("at most")
+    or never ("more than").
+    """
+    below = [s for s in steps if s["p95_ms"] <= limit_ms]
+    above = [s for s in steps if s["p95_ms"] > limit_ms]
+    if not above:
+        return {"rps": max((s["rps"] for s in steps), default=0.0), "bound": "more than"}
+    first_above = above[0]
+    if not below:
+        return {"rps": first_above["rps"], "bound": "at most"}
+    last_below = below[-1]
+    share = (limit_ms - last_below["p95_ms"]) / max(first_above["p95_ms"] - last_below["p95_ms"], 1)
+    rps = last_below["rps"] + share * (first_above["rps"] - last_below["rps"])
+    return {"rps": round(rps, 1), "bound": ""}
+
+
 def run_load(env: dict[str, str], config: LoadConfig, *, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Serve the app with gunicorn, run locust against it, and return locust's summary of the window."""
+    """Serve the app with gunicorn; run the 50-user test, then step up users without think time, for two mixes.
+
+    The steps alternate between the mixes at each user count, so both see the same machine; a mix stops
+    stepping once its p95 has crossed the limit.
+    """
     fixture = load_fixture(config.users)
     with tempfile.TemporaryDirectory(prefix="ldn-bench-load-") as folder:
         work = Path(folder)
-        fixture.update(
-            users=config.users,
-            seconds=config.seconds,
-            think_min=config.think_min,
-            think_max=config.think_max,
-            sign_in_timeout=config.sign_in_timeout,
-        )
-        (work / "config.json").write_text(json.dumps(fixture))
-        result = work / "result.json"
         with gunicorn(env, config.workers, work / "gunicorn.log") as base:
             log(f"  gunicorn with {config.workers} workers at {base}; {config.users} users for {config.seconds} s")
-            hard_limit = config.sign_in_timeout + config.seconds + 30
-            command = [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(Path(__file__).with_name("locustfile.py")),
-                "--headless",
-                "--host",
-                base,
-                "--users",
-                str(config.users),
-                "--spawn-rate",
-                str(config.users),
-                "--run-time",
-                f"{hard_limit}s",
-                "--stop-timeout",
-                "5",
-                "--only-summary",
-                "--loglevel",
-                "WARNING",
-            ]
-            locust_env = {**env, "BENCH_LOAD_CONFIG": str(work / "config.json"), "BENCH_LOAD_RESULT": str(result)}
-            with (work / "locust.log").open("wb") as output:
-                process = subprocess.Popen(  # noqa: S603 - our own interpreter and locustfile
-                    command, cwd=PROJECT_DIR, env=locust_env, stdout=output, stderr=output, start_new_session=True
-                )
-                try:
-                    process.wait(timeout=hard_limit + 60)
-                except subprocess.TimeoutExpired:
-                    log("  locust did not stop in time: stopping it")
-                finally:
-                    stop_process(process)
-        if not result.exists():
-            tail = (work / "locust.log").read_text(errors="replace")[-3000:]
-            server = (work / "gunicorn.log").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the load test produced no result.\nlocust:\n{tail}\ngunicorn:\n{server}")
-        summary: dict[str, Any] = json.loads(result.read_text())
+            clinic_mix = LocustRun(
+                config.users, config.seconds, config.think_min, config.think_max, ("Prescriber", "Staff")
+            )
+            summary = _locust(base, work, fixture, clinic_mix, sign_in_timeout=config.sign_in_timeout)
+            log(
+                f"    {summary['requests']:,} requests, {summary['rps']}/s, p95 {summary['p95_ms']} ms, "
+                f"{summary['failures']} errors"
+            )
+            steps: dict[str, list[dict[str, Any]]] = {mix: [] for mix in SATURATION_MIXES}
+            for users in config.steps:
+                for mix, classes in SATURATION_MIXES.items():
+                    done = steps[mix] and steps[mix][-1]["p95_ms"] > SATURATION_P95_MS
+                    if done:
+                        continue
+                    run = LocustRun(users, config.step_seconds, 0, 0, classes)
+                    step = _locust(base, work, fixture, run, sign_in_timeout=config.sign_in_timeout)
+                    row = {k: step[k] for k in ("requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms")}
+                    steps[mix].append({"users": users, **row})
+                    log(f"    {mix}, {users} users: {row['rps']}/s, p95 {row['p95_ms']} ms, {row['failures']} errors")
     summary.update(
         users=config.users,
         workers=config.workers,
         think_time=f"{config.think_min:g}–{config.think_max:g} s",
+        saturation={mix: {"steps": mix_steps, **saturation_point(mix_steps)} for mix, mix_steps in steps.items()},
+        step_seconds=config.step_seconds,
     )
     return summary

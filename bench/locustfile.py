@@ -3,6 +3,9 @@
 Started by ``bench.load`` (``locust --headless``), which passes the data set's ids through the JSON file
 named by BENCH_LOAD_CONFIG and reads the results from the file named by BENCH_LOAD_RESULT. The measured
 window starts once every user has signed in and lasts ``seconds``; then this file stops the test itself.
+
+The user classes: ``Prescriber`` and ``Staff`` (the clinic's mix, for the 50-user test), ``WorklistReader``
+(the worklist and patient pages) and ``FloorReader`` (the cheapest signed-in page), for the saturation steps.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ _everyone_signed_in = Event()
 _sign_in_stats: dict[str, Any] = {}
 
 
-class Clinician(FastHttpUser):
+class SignedIn(FastHttpUser):
     abstract = True
-    role = ""
+    role = "prescriber"
     wait_time = between(CONFIG["think_min"], CONFIG["think_max"])
 
     def on_start(self) -> None:
@@ -69,6 +72,26 @@ class Clinician(FastHttpUser):
         with self.client.get(path, name=name, allow_redirects=False, catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"HTTP {response.status_code}")
+
+
+class WorklistReader(SignedIn):
+    @task(1)
+    def worklist(self) -> None:
+        self._get("/worklist/", "/worklist/")
+
+    @task(3)
+    def patient_page(self) -> None:
+        self._get(f"/patients/{random.choice(self.patients)}/", "/patients/[id]/?period=90")  # noqa: S311
+
+
+class FloorReader(SignedIn):
+    @task
+    def floor(self) -> None:
+        self._get("/accounts/two-factor/", "/accounts/two-factor/")
+
+
+class Clinician(SignedIn):
+    abstract = True
 
     @task(8)
     def patient_page(self) -> None:

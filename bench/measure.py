@@ -1,7 +1,9 @@
 """In-process timings: each page through django.test.Client, with its SQL query count.
 
-Server time only (middleware, view, queries, template), no network: the median and 95th percentile of
-repeated requests by a signed-in prescriber of clinic 1, after a few warm-up requests.
+Server time only (middleware, view, queries, template), no network. The pages are timed side by side: each
+round requests every page once, in turn, so that whatever else the machine is doing weighs on all of them
+alike, and the ratios between pages (to the floor page, 5 years to 30 days) stay meaningful on a busy
+machine. The CSV export's peak memory is measured apart, with tracemalloc (which slows what it traces).
 """
 
 from __future__ import annotations
@@ -9,12 +11,20 @@ from __future__ import annotations
 import datetime
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .generate import BENCH_PASSWORD, REFERENCE_5_YEARS, REFERENCE_30_DAYS, SAVE_POOL, bench_username
+from .generate import (
+    BENCH_PASSWORD,
+    REFERENCE_5_YEARS,
+    REFERENCE_30_DAYS,
+    SAVE_POOL,
+    bench_username,
+    lead_clinic_counts,
+)
 
 NAME_FRAGMENT = "son"
 
@@ -29,7 +39,7 @@ class PageResult:
     cpu_ms: float  # median CPU time of this process (not PostgreSQL's): less sensitive to other load
     queries: int
     requests: int
-    target_ms: float | None = None
+    peak_kib: float | None = None  # tracemalloc's peak during one request, for the exports
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,48 +52,52 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def _timed(request: Callable[[], Any], expected: int, label: str) -> tuple[float, float, int]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+@dataclass
+class Page:
+    key: str
+    label: str
+    path: str
+    request: Callable[[], Any]
+    expected: int = 200
+    every: int = 1  # timed in every n-th round only: a page that takes seconds would hold up the others
+    samples: list[tuple[float, float, int]] = field(default_factory=list)
 
-    with CaptureQueriesContext(connection) as captured:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        response = request()
-        if response.streaming:
-            for _ in response.streaming_content:
-                pass
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    if response.status_code != expected:
-        raise RuntimeError(f"{label}: expected HTTP {expected}, got {response.status_code}")
-    return elapsed * 1000, cpu * 1000, len(captured)
+    def call(self) -> tuple[float, float, int]:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
 
+        with CaptureQueriesContext(connection) as captured:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            response = self.request()
+            if response.streaming:
+                for _ in response.streaming_content:
+                    pass
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        if response.status_code != self.expected:
+            raise RuntimeError(f"{self.label}: expected HTTP {self.expected}, got {response.status_code}")
+        return elapsed * 1000, cpu * 1000, len(captured)
 
-def _run(
-    key: str,
-    page: str,
-    path: str,
-    request: Callable[[], Any],
-    *,
-    repeat: int,
-    warmup: int,
-    expected: int = 200,
-    target_ms: float | None = None,
-) -> PageResult:
-    for _ in range(warmup):
-        _timed(request, expected, page)
-    samples = [_timed(request, expected, page) for _ in range(repeat)]
-    times = [ms for ms, _, _ in samples]
-    return PageResult(
-        key=key,
-        page=page,
-        path=path,
-        median_ms=round(statistics.median(times), 1),
-        p95_ms=round(percentile(times, 95), 1),
-        cpu_ms=round(statistics.median(cpu for _, cpu, _ in samples), 1),
-        queries=max(q for _, _, q in samples),
-        requests=repeat,
-        target_ms=target_ms,
-    )
+    def peak_kib(self) -> float:
+        """Peak Python memory allocated during one request, streamed to the end."""
+        tracemalloc.start()
+        try:
+            self.call()
+            return round(tracemalloc.get_traced_memory()[1] / 1024, 1)
+        finally:
+            tracemalloc.stop()
+
+    def result(self) -> PageResult:
+        times = [ms for ms, _, _ in self.samples]
+        return PageResult(
+            key=self.key,
+            page=self.label,
+            path=self.path,
+            median_ms=round(statistics.median(times), 1),
+            p95_ms=round(percentile(times, 95), 1),
+            cpu_ms=round(statistics.median(cpu for _, cpu, _ in self.samples), 1),
+            queries=max(q for _, _, q in self.samples),
+            requests=len(self.samples),
+        )
 
 
 @dataclass
@@ -131,18 +145,21 @@ def save_slots(clinic_index: int, count: int, *, deviate_every: int = 3) -> list
     return slots
 
 
-def measure(*, repeat: int = 30, warmup: int = 3, log: Callable[[str], None] = print) -> list[PageResult]:
-    """Every page of the benchmark, as a prescriber of clinic 1."""
+def signed_in(username: str) -> Any:
     from django.test import Client
 
-    from patients.models import Patient
-
     client = Client()
-    response = client.post(
-        "/accounts/login/", {"username": bench_username("prescriber", 1), "password": BENCH_PASSWORD, "next": "/"}
-    )
+    response = client.post("/accounts/login/", {"username": username, "password": BENCH_PASSWORD, "next": "/"})
     if response.status_code != 302:
-        raise RuntimeError(f"Signing in failed (HTTP {response.status_code}): is this a benchmark database?")
+        raise RuntimeError(f"Signing in as {username} failed (HTTP {response.status_code}): a benchmark database?")
+    return client
+
+
+def pages(repeat: int, warmup: int) -> list[Page]:
+    """Every page of the benchmark: as the prescriber of clinic 1, and as the leads of two and of all clinics."""
+    from patients.models import Clinic, Patient
+
+    prescriber = signed_in(bench_username("prescriber", 1))
 
     def patient_id(mrn: str) -> int:
         return Patient.objects.get(clinic__name="Bench Clinic 01", mrn=mrn).pk
@@ -152,50 +169,70 @@ def measure(*, repeat: int = 30, warmup: int = 3, log: Callable[[str], None] = p
     regular = Patient.objects.filter(clinic__name="Bench Clinic 01", mrn__startswith="M").order_by("pk").first()
     mrn = regular.mrn if regular else f"{REFERENCE_5_YEARS}-1"
 
-    def get(path: str) -> Callable[[], Any]:
-        return lambda: client.get(path)
+    def get(key: str, label: str, path: str, client: Any = prescriber, every: int = 1) -> Page:
+        return Page(key, label, path, lambda: client.get(path), every=every)
 
-    pages: list[tuple[str, str, str, float | None]] = [
-        ("dashboard", "Dashboard", "/", 100),
-        ("patient_list", "Patient list", "/patients/", None),
-        ("search_mrn", "Search by MRN", f"/patients/?q={mrn}", 50),
-        ("search_name", "Search by name fragment", f"/patients/?q={NAME_FRAGMENT}", 50),
-        ("patient_30d", "Patient page, 30 days of history", f"/patients/{month}/", None),
-        ("patient_5y", "Patient page, 5 years of history", f"/patients/{lustrum}/", 50),
-        ("patient_5y_all", "Patient page, 5 years, chart of all records", f"/patients/{lustrum}/?period=all", None),
-        ("flag_queue", "Flag queue", "/flags/", 100),
-        ("export_5y", "CSV export, 5 years", f"/patients/{lustrum}/export.csv", None),
+    found = [
+        get("floor", "Floor: two-factor settings", "/accounts/two-factor/"),
+        get("patient_30d", "Patient page, 30 days of history", f"/patients/{month}/"),
+        get("patient_5y", "Patient page, 5 years, 90-day chart", f"/patients/{lustrum}/"),
+        get("patient_5y_all", "Patient page, 5 years, chart of all records", f"/patients/{lustrum}/?period=all"),
+        get("patient_list", "Patient list", "/patients/"),
+        get("search_mrn", "Search by MRN", f"/patients/?q={mrn}"),
+        get("search_name", "Search by name fragment", f"/patients/?q={NAME_FRAGMENT}"),
     ]
-    results = []
-    for key, page, path, target in pages:
-        log(f"  {page}: {path}")
-        results.append(_run(key, page, path, get(path), repeat=repeat, warmup=warmup, target_ms=target))
-
+    for count in lead_clinic_counts(Clinic.objects.filter(name__startswith="Bench Clinic").count()):
+        lead = signed_in(bench_username("lead", count))
+        found += [
+            get(f"worklist_{count}", f"Worklist, {count} clinics", "/worklist/", lead),
+            get(f"dashboard_{count}", f"Dashboard, {count} clinics", "/", lead),
+            get(f"flags_{count}", f"Flag queue, {count} clinics", "/flags/", lead),
+        ]
+    found += [
+        get("export_30d", "CSV export, 30 days", f"/patients/{month}/export.csv"),
+        get("export_5y", "CSV export, 5 years", f"/patients/{lustrum}/export.csv"),
+        get("fhir_30d", "FHIR $everything, 30 days", f"/patients/{month}/export.fhir.json"),
+        get("fhir_5y", "FHIR $everything, 5 years", f"/patients/{lustrum}/export.fhir.json"),
+        get("history_5y", "Audit trail, 5 years", f"/patients/{lustrum}/history/"),
+        get("outcomes", "Outcomes, clinic 1", "/outcomes/", every=SLOW_PAGE_EVERY),
+    ]
     slots = iter(save_slots(1, repeat + warmup))
 
     def save() -> Any:
         slot = next(slots)
-        return client.post(
-            f"/patients/{slot.patient_id}/doses/new/",
-            {
-                "taken_on": slot.day.isoformat(),
-                "dose_mg": format(slot.dose.normalize(), "f"),
-                "formulation": slot.formulation,
-                "status": "taken",
-            },
-        )
+        form = {
+            "taken_on": slot.day.isoformat(),
+            "dose_mg": format(slot.dose.normalize(), "f"),
+            "formulation": slot.formulation,
+            "status": "taken",
+        }
+        return prescriber.post(f"/patients/{slot.patient_id}/doses/new/", form)
 
-    log("  Saving a dose: POST /patients/<id>/doses/new/")
-    results.append(
-        _run(
-            "dose_save",
-            "Save a dose (with its flags)",
-            "POST /patients/<id>/doses/new/",
-            save,
-            repeat=repeat,
-            warmup=warmup,
-            expected=302,
-            target_ms=30,
-        )
-    )
+    found.append(Page("dose_save", "Save a dose (with its flags)", "POST /patients/<id>/doses/new/", save, 302))
+    return found
+
+
+MEMORY_PAGES = ("export_30d", "export_5y")
+SLOW_PAGE_EVERY = 5
+
+
+def measure(*, repeat: int = 30, warmup: int = 3, log: Callable[[str], None] = print) -> list[PageResult]:
+    """Every page, ``warmup`` rounds untimed and then ``repeat`` rounds of one request per page in turn.
+
+    A slow page (``every`` > 1) is warmed up once and timed in every ``every``-th round only.
+    """
+    found = pages(repeat, warmup)
+    for page in found:
+        log(f"  {page.label}: {page.path}" + (f" (every {page.every}th round)" if page.every > 1 else ""))
+    for round_ in range(warmup + repeat):
+        for page in found:
+            if round_ < warmup:
+                if round_ == 0 or page.every == 1:
+                    page.call()
+            elif (round_ - warmup) % page.every == 0:
+                page.samples.append(page.call())
+    results = [page.result() for page in found]
+    for page, result in zip(found, results, strict=True):
+        if page.key in MEMORY_PAGES:
+            result.peak_kib = page.peak_kib()
     return results
