@@ -21,7 +21,7 @@ import logging
 import math
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.dispatch import receiver
@@ -100,7 +100,7 @@ def sign_in_failure_record(*, username: str, request: HttpRequest | None) -> Acc
 
 
 @transaction.atomic
-def account_lock_lift(*, lock: AccountLock, by: AbstractBaseUser | AnonymousUser, request: HttpRequest | None) -> None:
+def account_lock_lift(*, lock: AccountLock, by: User | AnonymousUser, request: HttpRequest | None) -> None:
     """An administrator ends the cool-off now; the failures so far are forgotten and the next lock is 1 minute."""
     now = timezone.now()
     lock.locked_until = max(now, lock.locked_at)

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -21,7 +21,7 @@ from django.shortcuts import redirect
 class SuperuserAuthenticationForm(AdminAuthenticationForm):
     """The admin sign-in refuses anyone but a superuser, with the message of a wrong password."""
 
-    def confirm_login_allowed(self, user: AbstractBaseUser) -> None:
+    def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)
         if not getattr(user, "is_superuser", False):
             raise ValidationError(
@@ -40,6 +40,8 @@ class SuperuserAdminSite(admin.AdminSite):
         user = request.user
         return bool(user.is_active and user.is_superuser)
 
-    def password_change(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def password_change(  # type: ignore[override]  # Django's renders a page; this one redirects to ours
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         # One password change page, where a wrong old password is throttled like a sign-in.
         return redirect("password_change")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
@@ -44,6 +44,6 @@ class PrincipalBackend(ModelBackend):
     deactivated account is signed out on its next request.
     """
 
-    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
+    def get_user(self, user_id: Any) -> User | None:
         user = user_with_principal(user_id)
         return user if user is not None and self.user_can_authenticate(user) else None

@@ -92,7 +92,7 @@ class OTPMiddleware(DjangoOTPMiddleware):
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
     """Django's sign-in for every page, with ``return_path`` as the ``next`` of the sign-in page."""
 
-    def handle_no_permission(self, request: HttpRequest, view_func: Callable[..., Any]) -> HttpResponse:
+    def handle_no_permission(self, request: HttpRequest, view_func: Callable[..., Any]) -> HttpResponseRedirect:
         path = return_path(request)
         if path == request.get_full_path():
             return super().handle_no_permission(request, view_func)
@@ -175,7 +175,7 @@ class TwoFactorMiddleware:
 
     def _redirect_for(self, request: HttpRequest) -> str | None:
         user = request.user
-        if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr]
+        if not user.is_authenticated or user.is_verified():  # type: ignore[attr-defined]  # added by OTPMiddleware
             return None
         path = request.path
         if path.startswith(settings.STATIC_URL) or path in {reverse("login"), reverse("logout")}:

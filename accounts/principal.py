@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Exists, F, Func, OuterRef, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Cast, Concat
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -110,7 +110,7 @@ def _principal_from(user: Any) -> Principal:
     )
 
 
-def user_with_principal(user_id: Any) -> AbstractBaseUser | None:
+def user_with_principal(user_id: Any) -> User | None:
     """The user of ``user_id`` with their principal attached, in one query; None if there is no such user."""
     user = _annotated(get_user_model()._default_manager.filter(pk=user_id)).first()
     if user is None:

@@ -20,7 +20,7 @@ class SessionStore(DatabaseSessionStore):
         if must_create or self.session_key is None:
             super().save(must_create)
             return
-        obj = self.create_model_instance(self._get_session())
+        obj = self.create_model_instance(self._get_session())  # type: ignore[attr-defined]  # private, unstubbed
         using = router.db_for_write(self.model, instance=obj)
         if connections[using].in_atomic_block:
             super().save(must_create)

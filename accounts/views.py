@@ -6,12 +6,14 @@ import logging
 import math
 from typing import Any
 
+from axes.conf import settings as axes_settings  # Django's settings, with django-axes' defaults filled in
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -62,8 +64,15 @@ def _safe_next(request: HttpRequest) -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
+def _user(request: HttpRequest) -> User:
+    """The signed-in user: the sign-in middleware lets no anonymous request reach these pages."""
+    if isinstance(request.user, AnonymousUser):
+        raise PermissionDenied
+    return request.user
+
+
 def _overview_context(request: HttpRequest, **forms: CodeForm) -> dict[str, Any]:
-    user = request.user
+    user = _user(request)
     return {
         "enabled": two_factor_enabled(user),
         "device": totp_device_of(user),
@@ -90,13 +99,13 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def setup(request: HttpRequest) -> HttpResponse:
-    if totp_device_of(request.user) is not None:
+    if totp_device_of(_user(request)) is not None:
         messages.info(request, ALREADY_ENABLED)
         return redirect("accounts:two-factor")
     form = SetupCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device, codes = totp_device_confirm(user=request.user, code=form.cleaned_data["code"])
+            device, codes = totp_device_confirm(user=_user(request), code=form.cleaned_data["code"])
         except CodeError as exc:
             form.add_error("code", str(exc))
             security_log.log_event(security_log.TWO_FACTOR_FAILED, request)
@@ -105,13 +114,13 @@ def setup(request: HttpRequest) -> HttpResponse:
             request.session.cycle_key()
             security_log.log_event(security_log.TWO_FACTOR_ENABLED, request, level=logging.INFO)
             return _recovery_codes_page(request, codes, first_time=True)
-    device = totp_device_start(user=request.user)
+    device = totp_device_start(user=_user(request))
     context = {
         "form": form,
         "uri": device.config_url,
         "secret": secret_base32(device),
         "qr_code": qr_code_svg(device.config_url),
-        "required": two_factor_required(request.user),
+        "required": two_factor_required(_user(request)),
         "recovery_code_count": RECOVERY_CODE_COUNT,
     }
     return render(request, "accounts/two_factor_setup.html", context)
@@ -120,14 +129,14 @@ def setup(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request)
-    if request.user.is_verified():  # type: ignore[union-attr]
+    if request.user.is_verified():  # type: ignore[union-attr]  # OTPMiddleware adds it to every request's user
         return redirect(next_url)
-    if not two_factor_enabled(request.user):
+    if not two_factor_enabled(_user(request)):
         return redirect("accounts:two-factor")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device = code_verify(user=request.user, code=form.cleaned_data["code"])
+            device = code_verify(user=_user(request), code=form.cleaned_data["code"])
         except CodeError as exc:
             form.add_error("code", str(exc))
             security_log.log_event(security_log.TWO_FACTOR_FAILED, request)
@@ -137,25 +146,25 @@ def verify(request: HttpRequest) -> HttpResponse:
             request.session.cycle_key()
             security_log.log_event(security_log.TWO_FACTOR_VERIFIED, request, level=logging.INFO)
             if isinstance(device, StaticDevice):
-                messages.warning(request, VERIFIED_WITH_RECOVERY_CODE.format(left=recovery_codes_left(request.user)))
+                messages.warning(request, VERIFIED_WITH_RECOVERY_CODE.format(left=recovery_codes_left(_user(request))))
             return redirect(next_url)
     return render(request, "accounts/two_factor_verify.html", {"form": form, "next": next_url})
 
 
 @require_POST
 def disable(request: HttpRequest) -> HttpResponse:
-    if not two_factor_enabled(request.user):
+    if not two_factor_enabled(_user(request)):
         messages.info(request, NOT_ENABLED)
         return redirect("accounts:two-factor")
     form = CodeForm(request.POST, prefix="disable")
     if form.is_valid():
         try:
-            code_verify(user=request.user, code=form.cleaned_data["code"])
+            code_verify(user=_user(request), code=form.cleaned_data["code"])
         except CodeError as exc:
             form.add_error("code", str(exc))
             security_log.log_event(security_log.TWO_FACTOR_FAILED, request)
         else:
-            two_factor_disable(user=request.user)
+            two_factor_disable(user=_user(request))
             request.session.pop(DEVICE_ID_SESSION_KEY, None)
             security_log.log_event(security_log.TWO_FACTOR_DISABLED, request, level=logging.INFO)
             messages.success(request, DISABLED)
@@ -165,18 +174,18 @@ def disable(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def recovery_codes(request: HttpRequest) -> HttpResponse:
-    if not two_factor_enabled(request.user):
+    if not two_factor_enabled(_user(request)):
         messages.info(request, NOT_ENABLED)
         return redirect("accounts:two-factor")
     form = CodeForm(request.POST, prefix="codes")
     if form.is_valid():
         try:
-            code_verify(user=request.user, code=form.cleaned_data["code"])
+            code_verify(user=_user(request), code=form.cleaned_data["code"])
         except CodeError as exc:
             form.add_error("code", str(exc))
             security_log.log_event(security_log.TWO_FACTOR_FAILED, request)
         else:
-            codes = recovery_codes_replace(user=request.user)
+            codes = recovery_codes_replace(user=_user(request))
             security_log.log_event(security_log.RECOVERY_CODES_REPLACED, request, level=logging.INFO)
             return _recovery_codes_page(request, codes, first_time=False)
     return render(request, "accounts/two_factor.html", _overview_context(request, codes_form=form))
@@ -184,7 +193,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 
 def lockout_page(request: HttpRequest, minutes: int | None) -> HttpResponse:
     """The answer to a refused sign-in, from either lock: the same whether or not the username exists."""
-    return render(request, "accounts/lockout.html", {"minutes": minutes}, status=settings.AXES_HTTP_RESPONSE_CODE)
+    return render(request, "accounts/lockout.html", {"minutes": minutes}, status=axes_settings.AXES_HTTP_RESPONSE_CODE)
 
 
 def _axes_minutes(request: HttpRequest) -> int | None:

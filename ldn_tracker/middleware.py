@@ -43,7 +43,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = _incoming_request_id(request) or str(uuid.uuid4())
-        request.request_id = request_id  # type: ignore[attr-defined]
+        request.request_id = request_id  # type: ignore[attr-defined]  # an attribute of ours on Django's request
         token = _request_id.set(request_id)
         try:
             response = self.get_response(request)
