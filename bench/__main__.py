@@ -94,7 +94,7 @@ def _static_is_current() -> bool:
         return False
     built = manifest.stat().st_mtime
     for source in settings.STATICFILES_DIRS:
-        folder = Path(source[1] if isinstance(source, tuple) else source)
+        folder = Path(str(source[1] if isinstance(source, tuple) else source))
         if any(path.stat().st_mtime > built for path in folder.rglob("*") if path.is_file()):
             return False
     return True

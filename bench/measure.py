@@ -126,7 +126,7 @@ def save_slots(clinic_index: int, count: int, *, deviate_every: int = 3) -> list
         .order_by("pk")
     )
     plans = {p.patient_id: p for p in TitrationPlan.objects.filter(is_active=True, patient__in=pool)}
-    cursors = {p.pk: p.last for p in pool if p.pk in plans and p.last is not None}
+    cursors = {pk: last for pk, last in pool.values_list("pk", "last") if pk in plans and last is not None}
     slots: list[SaveSlot] = []
     while len(slots) < count and cursors:
         for patient_id in list(cursors):

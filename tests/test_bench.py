@@ -83,7 +83,8 @@ def test_the_generator_fills_a_tiny_benchmark_database() -> None:
             )
             assert one(f"{month} WHERE p.mrn = %s AND d.voided_at IS NULL", f"{REFERENCE_30_DAYS}-1") == 30
             start = conn.execute(f"{first_day} WHERE p.mrn = %s", (f"{REFERENCE_5_YEARS}-1",)).fetchone()
-            assert (start is not None and start[0] == today.replace(year=today.year - 5)) or start[0] == datetime.date(
+            assert start is not None
+            assert (start[0] == today.replace(year=today.year - 5)) or start[0] == datetime.date(
                 today.year - 5, today.month, 28
             )
             flagged = "SELECT count(*) FROM titration_flag f JOIN titration_doseentry d ON d.id = f.dose_entry_id"

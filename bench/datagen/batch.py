@@ -93,7 +93,7 @@ class Batch:
         history = table.history
         self.lines[history.name].append(history.line(*values, self.ids.take(history.name), at, kind, by))
 
-    def add_raw(self, table: Audited, values: tuple[str, ...], at: str, by: str) -> None:
+    def add_raw(self, table: Audited, values: tuple[Any, ...], at: str, by: str) -> None:
         """As ``add``, for values already in COPY text (the millions of doses)."""
         self.lines[table.record.name].append(table.record.raw(*values))
         history = table.history

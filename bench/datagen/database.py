@@ -197,7 +197,7 @@ COUNTED_TABLES = {
 }
 
 
-def _count(conn: psycopg.Connection[Any], query: sql.Composable | str) -> int:
+def _count(conn: psycopg.Connection[Any], query: sql.Composed | str) -> int:
     row = conn.execute(query).fetchone()
     return int(row[0]) if row else 0
 

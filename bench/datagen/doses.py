@@ -135,7 +135,7 @@ class PatientHistory:
         s, iso, by = plan.schedule, self.batch.iso, patient.clinic.prescriber_id
         created = f"{iso(plan.start)} 09:00:00+00"
         concentration = "1" if plan.formulation == "liquid" else None
-        terms = (plan.id, patient.id, plan.preset, iso(plan.start), s.starting_dose_mg, s.step_mg)
+        terms: tuple[Any, ...] = (plan.id, patient.id, plan.preset, iso(plan.start), s.starting_dose_mg, s.step_mg)
         terms += (s.step_interval_days, s.target_dose_mg, plan.formulation, concentration)
         active = (*terms, True, by, created, None, None)
         if plan.ended is None:
@@ -204,6 +204,7 @@ class PatientHistory:
         batch = self.batch
         entry_id = batch.ids.take(table.record.name)
         by = str(patient.clinic.prescriber_id)
+        values: tuple[Any, ...]
         if dose is None:  # a missed dose carries no dose (it is never counted as taken)
             values = (entry_id, patient.id, batch.iso(day), NULL, plan.formulation, "missed", plan.id, scheduled)
             batch.add_raw(table, (*values, "", by, recorded_at, NULL, NULL, ""), recorded_at, by)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, fields
 from .batch import Audited
 from .columns import Table
 
-DOSE_FIELDS = ("id", "patient_id", "taken_on", "dose_mg", "formulation", "status", "plan_id", "scheduled_dose_mg")
-DOSE_FIELDS += ("override_reason",)
+DOSE_FIELDS: tuple[str, ...] = ("id", "patient_id", "taken_on", "dose_mg", "formulation", "status", "plan_id")
+DOSE_FIELDS += ("scheduled_dose_mg", "override_reason")
 VOIDABLE = ("recorded_by_id", "recorded_at", "voided_at", "voided_by_id", "void_reason")
 
 
