@@ -333,7 +333,9 @@ def _is_taken_while_off(item: AssessedEntry) -> bool:
 
 
 def _is_missed(item: AssessedEntry) -> bool:
-    return not item.entry.taken
+    """A missed day counts against adherence, except while the prescriber has paused or stopped the plan."""
+    off = item.context.plan is not None and item.context.state in (PlanState.PAUSED, PlanState.STOPPED)
+    return not item.entry.taken and not off
 
 
 def _continues(run: list[AssessedEntry], item: AssessedEntry | None, test: Callable[[AssessedEntry], bool]) -> bool:

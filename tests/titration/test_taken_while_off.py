@@ -83,3 +83,14 @@ def test_through_the_forms_a_paused_patient_s_doses_raise_one_warning_and_resumi
     prescriber_client.post(state_url, {"state": "titrating", "reason": "Surgery over, no opioids since"})
     assert prescriber_client.post(dose_url, dose_post(today + datetime.timedelta(days=2), "0.5")).status_code == 302
     assert Flag.objects.filter(patient=patient, kind=FlagKind.TAKEN_WHILE_OFF).count() == 1
+
+
+def test_missed_days_while_paused_are_no_adherence_warning():
+    plan = PlanTerms(1, START, D("0.5"), D("0.5"), 7, D("4.5"), states=((day(5), PlanState.PAUSED),))
+    entries = [course.EntryFact(n, day(n), True, D("0.5")) for n in range(0, 5)]
+    entries += [course.EntryFact(n, day(n), False, None) for n in range(5, 12)]
+    assessed, _ = course.walk(entries, [plan], 7)
+    assert course.derive_flags(assessed) == []
+    titrating = PlanTerms(1, START, D("0.5"), D("0.5"), 7, D("4.5"))
+    assessed, _ = course.walk(entries, [titrating], 7)
+    assert [f.kind for f in course.derive_flags(assessed)] == [FlagKind.ADHERENCE]
