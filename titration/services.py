@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -22,7 +24,7 @@ from patients.audit import bulk_create_audited, create_audited, save_audited
 from patients.concurrency import FieldChange, StaleEditError, check_version, display_value, submitted_values
 from patients.models import Patient, clinic_today
 
-from . import course, rules, selectors
+from . import bulk, course, rules, selectors
 from .models import (
     CheckIn,
     DoseEntry,
@@ -429,6 +431,37 @@ def dose_record(
         raise RecordError(DUPLICATE_DAY, Problem.DAY) from exc
 
 
+@dataclass(frozen=True)
+class NewDose:
+    """One day's dose as a batch writer gives it (``doses_record_many``): ``dose_record``'s arguments.
+
+    ``audit_reason``: the history row's "why" (an import: its file and row); a confirmation's reason follows it.
+    """
+
+    taken_on: datetime.date
+    dose_mg: Decimal | None
+    taken: bool = True
+    formulation: str = ""
+    notes: str = ""
+    override_reason: str = ""
+    confirmed: bool = False
+    dose_ml: Decimal | None = None
+    time_of_day: str = ""
+    audit_reason: str = ""
+    ml_in_mg_field: Decimal | None = None  # a volume written where the mg go: refused, the conversion spelled out
+
+
+@dataclass(frozen=True)
+class DoseOutcome:
+    """What became of one ``NewDose``: stored (``entry_id``), already recorded, or refused (``error``)."""
+
+    entry_id: int | None = None
+    findings: tuple[rules.Finding, ...] = ()
+    error: RecordError | None = None
+    already_recorded: bool = False
+    dose_mg: Decimal | None = None  # as stored: a volume converted at the plan's concentration
+
+
 def _dose_record(
     *,
     patient: Patient,
@@ -447,52 +480,174 @@ def _dose_record(
     locked = _lock(patient)
     facts = selectors.course_facts(locked, with_flags=True)
     context, walked = course.context_before(facts.entries, facts.terms, facts.gap_days, taken_on)
-    plan = facts.plan_by_id.get(context.plan.plan_id) if context.plan else None
-    liquid = _liquid(plan, dose_mg, dose_ml, ml_in_mg_field) if taken else None
-    if liquid is not None:
-        dose_mg = liquid.dose_mg
-    verdict = rules.assess_dose(
-        dose=dose_mg if taken else None,
-        day=taken_on,
+    dose = NewDose(
+        taken_on=taken_on,
+        dose_mg=dose_mg,
         taken=taken,
-        context=context,
-        today=clinic_today(locked.clinic),
-        born=locked.date_of_birth,
-        day_has_entry=any(e.day == taken_on for e in facts.entries),
-        confirmed=confirmed,
+        formulation=formulation,
+        notes=notes,
         override_reason=override_reason,
+        confirmed=confirmed,
+        dose_ml=dose_ml,
+        time_of_day=time_of_day,
+        ml_in_mg_field=ml_in_mg_field,
+    )
+    entry, findings = _dose_assess(
+        dose,
+        patient=locked,
+        by=by,
+        context=context,
+        walker=walked,
+        facts=facts,
+        today=clinic_today(locked.clinic),
+        day_has_entry=any(e.day == taken_on for e in facts.entries),
+    )
+    _doses_store(locked, [entry], facts, by=by, cause=f"the dose of {taken_on:%-d %b %Y} was recorded")
+    return entry, list(findings)
+
+
+@transaction.atomic
+def doses_record_many(*, patient: Patient, by: Any, doses: Sequence[NewDose], cause: str) -> list[DoseOutcome]:
+    """Store many days' doses of one patient, each assessed exactly as ``dose_record`` assesses it.
+
+    The doses are taken in date order, each in the context of the record before it (the doses already
+    recorded and those of the batch accepted so far), so a batch gets the verdicts, expected doses and flags
+    that the same days entered one by one through the form would get. A dose identical to the day's live
+    entry is ``already_recorded`` (a batch sent again adds nothing); any other refusal is the outcome's
+    ``error``, the form's message. The accepted entries are written at once with their audit rows, and the
+    flags are then derived once for the whole course (``cause`` is their "why"). Outcomes are in the order
+    of ``doses``.
+    """
+    locked = _lock(patient)
+    facts = selectors.course_facts(locked, with_flags=True)
+    today = clinic_today(locked.clinic)
+    recorded = {e.day: e for e in facts.entries}
+    before = sorted(facts.entries, key=lambda e: e.day)
+    walker = course.Course(facts.terms, facts.gap_days)
+    walked = 0
+    outcomes: list[DoseOutcome | None] = [None] * len(doses)
+    stored: list[tuple[int, DoseEntry, tuple[rules.Finding, ...]]] = []
+    for index in sorted(range(len(doses)), key=lambda i: doses[i].taken_on):
+        dose = doses[index]
+        while walked < len(before) and before[walked].day < dose.taken_on:
+            walker.record(before[walked])
+            walked += 1
+        existing = recorded.get(dose.taken_on)
+        context = walker.context_on(dose.taken_on)
+        try:
+            if existing is not None and _same_dose(existing, dose, facts, context):
+                outcomes[index] = DoseOutcome(already_recorded=True, dose_mg=existing.dose)
+                continue
+            entry, findings = _dose_assess(
+                dose,
+                patient=locked,
+                by=by,
+                context=context,
+                walker=walker,
+                facts=facts,
+                today=today,
+                day_has_entry=existing is not None,
+            )
+        except RecordError as exc:
+            outcomes[index] = DoseOutcome(error=exc)
+            continue
+        recorded[dose.taken_on] = course.EntryFact(None, entry.taken_on, taken=dose.taken, dose=entry.dose_mg)
+        stored.append((index, entry, findings))
+    _doses_store(locked, [entry for _, entry, _ in stored], facts, by=by, cause=cause)
+    for index, entry, findings in stored:
+        outcomes[index] = DoseOutcome(entry_id=entry.pk, findings=findings, dose_mg=entry.dose_mg)
+    return [outcome or DoseOutcome() for outcome in outcomes]
+
+
+def _same_dose(
+    existing: course.EntryFact, dose: NewDose, facts: selectors.CourseFacts, context: rules.DoseContext
+) -> bool:
+    """Whether the day's live entry already is this dose (a volume compared once converted, as it was stored)."""
+    if existing.taken != dose.taken:
+        return False
+    if not dose.taken:
+        return True
+    if dose.ml_in_mg_field is not None:
+        return False
+    dose_mg = dose.dose_mg
+    if dose.dose_ml is not None:
+        plan = facts.plan_by_id.get(context.plan.plan_id) if context.plan else None
+        liquid = _liquid(plan, dose_mg, dose.dose_ml, None)
+        dose_mg = liquid.dose_mg if liquid else dose_mg
+    return existing.dose == dose_mg
+
+
+def _dose_assess(
+    dose: NewDose,
+    *,
+    patient: Patient,
+    by: Any,
+    context: rules.DoseContext,
+    walker: course.Course,
+    facts: selectors.CourseFacts,
+    today: datetime.date,
+    day_has_entry: bool,
+) -> tuple[DoseEntry, tuple[rules.Finding, ...]]:
+    """The one assessment of a dose (RecordError if refused or waiting for a confirmation), and the entry to
+    store (unsaved); ``walker`` moves past it."""
+    plan = facts.plan_by_id.get(context.plan.plan_id) if context.plan else None
+    liquid = _liquid(plan, dose.dose_mg, dose.dose_ml, dose.ml_in_mg_field) if dose.taken else None
+    dose_mg = liquid.dose_mg if liquid is not None else dose.dose_mg
+    verdict = rules.assess_dose(
+        dose=dose_mg if dose.taken else None,
+        day=dose.taken_on,
+        taken=dose.taken,
+        context=context,
+        today=today,
+        born=patient.date_of_birth,
+        day_has_entry=day_has_entry,
+        confirmed=dose.confirmed,
+        override_reason=dose.override_reason,
     )
     if not verdict.accepted:
         raise RecordError(verdict.message, verdict.problem or "", verdict.findings, liquid=liquid)
-    confirmed_reason = override_reason.strip() if rules.needs_confirmation(verdict.findings) else ""
-    formulation = formulation or (plan.formulation if plan else Formulation.CAPSULE)
-    fact = course.EntryFact(None, taken_on, taken, dose_mg if taken else None, formulation)
+    confirmed_reason = dose.override_reason.strip() if rules.needs_confirmation(verdict.findings) else ""
+    formulation = dose.formulation or (plan.formulation if plan else Formulation.CAPSULE)
+    fact = course.EntryFact(None, dose.taken_on, dose.taken, dose_mg if dose.taken else None, formulation)
     # Where the patient stands after this entry: exact when it is the newest (the usual case), else
-    # re-assessment below corrects it with the entries after it.
-    after = walked.record(fact).after.as_json()
-    entry = create_audited(
+    # re-assessment corrects it with the entries after it.
+    after = walker.record(fact).after.as_json()
+    entry = bulk.unsaved(
         DoseEntry,
-        by=by,
-        reason=confirmed_reason,
-        patient=locked,
-        taken_on=taken_on,
-        dose_mg=dose_mg if taken else None,
+        related={"patient": patient, "plan": plan, "recorded_by": by},
+        taken_on=dose.taken_on,
+        dose_mg=dose_mg if dose.taken else None,
         dose_ml=liquid.volume_ml if liquid else None,
         concentration_mg_per_ml=liquid.concentration_mg_per_ml if liquid else None,
-        status=DoseStatus.TAKEN if taken else DoseStatus.MISSED,
+        status=DoseStatus.TAKEN if dose.taken else DoseStatus.MISSED,
         formulation=formulation,
-        time_of_day=time_of_day or (plan.dosing_time if plan else DosingTime.BEDTIME),
-        notes=notes,
-        plan=plan,
+        time_of_day=dose.time_of_day or (plan.dosing_time if plan else DosingTime.BEDTIME),
+        notes=dose.notes,
         scheduled_dose_mg=context.expected,
         course_after=after,
         override_reason=confirmed_reason,
-        recorded_by=by,
     )
-    entries = [*facts.entries, course.EntryFact(entry.pk, taken_on, taken, entry.dose_mg, formulation)]
-    facts.derived[entry.pk] = (context.expected, after)
-    _reconcile(locked, entries, facts, by=by, cause=f"the dose of {taken_on:%-d %b %Y} was recorded")
-    return entry, list(verdict.findings)
+    why = " — ".join(filter(None, (dose.audit_reason, confirmed_reason)))
+    entry._change_reason = _audit_reason(why)  # type: ignore[attr-defined]
+    return entry, verdict.findings
+
+
+def _doses_store(
+    patient: Patient, entries: list[DoseEntry], facts: selectors.CourseFacts, *, by: Any, cause: str
+) -> None:
+    """The one writer of dose entries: insert them with their audit rows, then re-derive the patient's flags
+    from the whole course, once."""
+    if not entries:
+        return
+    reasons = [getattr(entry, "_change_reason", "") for entry in entries]
+    bulk.insert_with_history(entries, by=by, reasons=reasons)
+    facts.entries = [
+        *facts.entries,
+        *(course.EntryFact(e.pk, e.taken_on, e.status == DoseStatus.TAKEN, e.dose_mg, e.formulation) for e in entries),
+    ]
+    for entry in entries:
+        facts.derived[entry.pk] = (entry.scheduled_dose_mg, entry.course_after)
+    _reconcile(patient, facts.entries, facts, by=by, cause=cause)
 
 
 def _liquid(
@@ -576,7 +731,7 @@ def _store_positions(assessed: list[course.AssessedEntry], facts: selectors.Cour
     for item in assessed:
         values = (item.context.expected, item.after.as_json())
         stored = facts.derived.get(item.entry.id)
-        if stored is None or _normal(stored) != _normal(values):
+        if stored is None or (stored != values and _normal(stored) != _normal(values)):
             changed.append(DoseEntry(pk=item.entry.id, scheduled_dose_mg=values[0], course_after=values[1]))
     if changed:
         DoseEntry.objects.bulk_update(changed, ["scheduled_dose_mg", "course_after"], batch_size=500)

@@ -1,0 +1,164 @@
+"""doses_record_many: a batch of days gets the verdicts, entries and flags of the same days through dose_record."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from titration import rules, services
+from titration.models import DoseEntry, DosingTime, Flag
+from titration.services import NewDose
+
+pytestmark = pytest.mark.django_db
+
+# (days ago, dose or None for missed): steps, a slip (10 mg), an off-schedule run, three missed days.
+COURSE = [
+    *[(ago, "0.5") for ago in range(20, 13, -1)],
+    *[(ago, "1") for ago in range(13, 9, -1)],
+    (9, "10"),
+    (8, "1"),
+    (7, "0.75"),
+    (6, "0.75"),
+    (5, None),
+    (4, None),
+    (3, None),
+    (2, "1"),
+    (1, "1.5"),
+]
+REASON = "Checked with the pharmacy"
+
+
+@pytest.fixture
+def days(today):
+    return lambda ago: today - datetime.timedelta(days=ago)
+
+
+def _plan(patient, prescriber, days, **extra):
+    services.plan_set(
+        patient=patient,
+        by=prescriber,
+        start_date=days(20),
+        starting_dose_mg=Decimal("0.5"),
+        step_mg=Decimal("0.5"),
+        step_interval_days=7,
+        target_dose_mg=Decimal("4.5"),
+        **extra,
+    )
+
+
+def _position(entry):
+    """Where the patient stood after the entry, but the plan's id (each patient has their own plan)."""
+    return {key: value for key, value in (entry.course_after or {}).items() if key != "plan"}
+
+
+def _record(patient):
+    entries = [
+        (e.taken_on, e.dose_mg, e.status, e.scheduled_dose_mg, e.time_of_day, e.override_reason, _position(e))
+        for e in DoseEntry.objects.filter(patient=patient).order_by("taken_on")
+    ]
+    flags = sorted((f.dose_entry.taken_on, f.kind, f.severity, f.message) for f in Flag.objects.filter(patient=patient))
+    return entries, flags
+
+
+def test_a_batch_stores_the_entries_and_flags_that_dose_record_stores_day_by_day(
+    patient, make_patient, prescriber, days
+):
+    twin = make_patient(mrn="TWIN-1")
+    for who in (patient, twin):
+        _plan(who, prescriber, days)
+    for ago, dose in COURSE:
+        services.dose_record(
+            patient=patient,
+            by=prescriber,
+            taken_on=days(ago),
+            dose_mg=None if dose is None else Decimal(dose),
+            status="taken" if dose else "missed",
+            confirmed=dose == "10",
+            override_reason=REASON if dose == "10" else "",
+        )
+    doses = [
+        NewDose(
+            taken_on=days(ago),
+            dose_mg=None if dose is None else Decimal(dose),
+            taken=dose is not None,
+            confirmed=dose == "10",
+            override_reason=REASON if dose == "10" else "",
+        )
+        for ago, dose in reversed(COURSE)  # in any order: taken in date order
+    ]
+    outcomes = services.doses_record_many(patient=twin, by=prescriber, doses=doses, cause="a batch")
+    assert all(o.entry_id for o in outcomes)
+    one_by_one, batch = _record(patient), _record(twin)
+    assert batch == one_by_one
+    assert {kind for _, kind, _, _ in batch[1]} >= {"tenfold_change", "adherence"}
+
+
+def test_a_batch_refuses_each_bad_dose_with_the_form_s_message_and_stores_the_rest(patient, prescriber, days, today):
+    _plan(patient, prescriber, days)
+    doses = [
+        NewDose(taken_on=days(3), dose_mg=Decimal("0.5")),
+        NewDose(taken_on=today.replace(year=today.year + 1), dose_mg=Decimal("0.5")),  # future
+        NewDose(taken_on=days(2), dose_mg=Decimal("60")),  # above the hard limit
+        NewDose(taken_on=days(1), dose_mg=Decimal("6")),  # out of range, no confirmation
+        NewDose(taken_on=days(1), dose_mg=Decimal("0.5"), dose_ml=Decimal("2")),  # mL for a capsule plan
+    ]
+    outcomes = services.doses_record_many(patient=patient, by=prescriber, doses=doses, cause="a batch")
+    assert outcomes[0].entry_id is not None
+    assert outcomes[1].error.message == rules.check_record_day(
+        doses[1].taken_on, today=today, born=patient.date_of_birth
+    )
+    assert outcomes[2].error.problem == services.Problem.DOSE
+    assert outcomes[3].error.problem == services.Problem.CONFIRMATION
+    assert outcomes[3].error.findings  # the findings that need a reason, for the caller to list
+    assert outcomes[4].error.message == rules.ML_BUT_NOT_LIQUID
+    assert DoseEntry.objects.filter(patient=patient).count() == 1
+
+
+def test_a_batch_sent_again_adds_nothing_and_a_changed_day_is_a_duplicate(patient, prescriber, days):
+    _plan(patient, prescriber, days)
+    doses = [NewDose(taken_on=days(2), dose_mg=Decimal("0.5")), NewDose(taken_on=days(1), dose_mg=None, taken=False)]
+    services.doses_record_many(patient=patient, by=prescriber, doses=doses, cause="a batch")
+    again = services.doses_record_many(patient=patient, by=prescriber, doses=doses, cause="a batch")
+    assert [o.already_recorded for o in again] == [True, True]
+    changed = services.doses_record_many(
+        patient=patient, by=prescriber, doses=[NewDose(taken_on=days(2), dose_mg=Decimal("1"))], cause="a batch"
+    )
+    assert changed[0].error.message == services.DUPLICATE_DAY
+    assert DoseEntry.objects.filter(patient=patient).count() == 2
+    assert DoseEntry.history.filter(patient_id=patient.pk).count() == 2
+
+
+def test_a_batch_converts_volumes_at_the_plan_s_concentration_and_keeps_the_time_and_the_audit_reason(
+    patient, prescriber, days
+):
+    _plan(patient, prescriber, days, formulation="liquid", liquid_concentration_mg_per_ml=Decimal("0.5"))
+    doses = [
+        NewDose(taken_on=days(2), dose_mg=None, dose_ml=Decimal("1"), audit_reason="from the file, row 2"),
+        NewDose(taken_on=days(1), dose_mg=Decimal("1"), dose_ml=Decimal("3")),  # 3 mL is 1.5 mg, not 1
+        NewDose(taken_on=days(3), dose_mg=None, dose_ml=Decimal("25")),
+    ]
+    first, disagreeing, too_much = services.doses_record_many(
+        patient=patient, by=prescriber, doses=doses, cause="a batch"
+    )
+    entry = DoseEntry.objects.get(pk=first.entry_id)
+    assert (entry.dose_mg, entry.dose_ml, entry.concentration_mg_per_ml) == (Decimal("0.5"), 1, Decimal("0.5"))
+    assert entry.time_of_day == DosingTime.BEDTIME  # the plan's
+    assert entry.history.get().history_change_reason == "from the file, row 2"
+    assert entry.history.get().history_user == prescriber
+    assert disagreeing.error.problem == services.Problem.VOLUME
+    assert "disagree" in disagreeing.error.message
+    assert too_much.error.message == rules.VOLUME_ABOVE_MAX
+
+
+def test_many_doses_are_written_in_a_constant_number_of_queries(
+    patient, prescriber, days, django_assert_max_num_queries
+):
+    _plan(patient, prescriber, days)
+    doses = [NewDose(taken_on=days(ago), dose_mg=Decimal("0.5"), time_of_day="morning") for ago in range(90, 0, -1)]
+    with django_assert_max_num_queries(20):
+        outcomes = services.doses_record_many(patient=patient, by=prescriber, doses=doses, cause="a batch")
+    assert len({o.entry_id for o in outcomes}) == 90
+    assert set(DoseEntry.objects.values_list("time_of_day", flat=True)) == {"morning"}
+    assert DoseEntry.history.filter(patient_id=patient.pk).count() == 90
