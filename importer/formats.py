@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import io
 import itertools
 import re
@@ -25,7 +26,7 @@ from patients.csv_stream import csv_cell
 from patients.models import Patient
 from titration import rules
 from titration.forms import CheckInForm, DoseEntryForm
-from titration.models import DoseStatus, Formulation, SideEffect
+from titration.models import DoseStatus, DosingTime, Formulation, SideEffect
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 200_000
@@ -43,8 +44,13 @@ TEMPLATE_COLUMNS: dict[str, str] = {
     "conditions": "For a new patient: condition names or ICD-10-CM codes, separated by ';' (Fibromyalgia; M79.7).",
     "date": "The day of the dose and check-in, YYYY-MM-DD (one row per patient and day).",
     "dose_mg": "The dose taken, in mg with a decimal point (1.5). Empty with status 'missed' for a missed dose.",
+    "dose_ml": (
+        "Optional, for an oral liquid: the volume taken in mL (3), converted to mg at the concentration of the "
+        "patient's liquid plan that day, as on the dose form. With dose_mg as well, the two must agree."
+    ),
     "status": "Optional: taken (the default when a dose is given) or missed.",
     "formulation": "Optional: capsule, liquid, sublingual or other (the plan's when empty).",
+    "time_of_day": "Optional: when the dose was taken: bedtime, morning or other (the plan's dosing time when empty).",
     "pain_score": "Optional: pain that day, a whole number 0–10.",
     "sleep_quality": "Optional: sleep quality that day, a whole number 0–10.",
     "side_effects": "Optional: 'Insomnia (mild); Vivid dreams (severe)'.",
@@ -53,7 +59,16 @@ TEMPLATE_COLUMNS: dict[str, str] = {
 }
 TEMPLATE_REQUIRED = ("mrn", "date", "dose_mg")
 # Other spellings of a template column that a clinic's own spreadsheet may use.
-ALIASES = {"dose": "dose_mg", "dose_(mg)": "dose_mg", "pain": "pain_score", "dob": "date_of_birth", "day": "date"}
+ALIASES = {
+    "dose": "dose_mg",
+    "dose_(mg)": "dose_mg",
+    "dose_(ml)": "dose_ml",
+    "volume_ml": "dose_ml",
+    "time_taken": "time_of_day",
+    "pain": "pain_score",
+    "dob": "date_of_birth",
+    "day": "date",
+}
 
 # The app's own CSV export (titration.export.HEADER): its column, as ``_header_name`` normalises it → the import's
 # field. Older exports spelled some columns differently; both are read. An export is recognised by the
@@ -63,6 +78,9 @@ EXPORT_COLUMNS: dict[str, str] = {
     "date": "date",
     "dose_(mg)": "dose_mg",
     "dose_mg": "dose_mg",
+    "dose_(ml)": "dose_ml",
+    "dose_ml": "dose_ml",
+    "time_of_day": "time_of_day",
     "status": "status",
     "formulation": "formulation",
     "pain_(0–10)": "pain_score",
@@ -100,6 +118,8 @@ NOTHING_TO_IMPORT = "The row has neither a dose, a missed dose nor a pain score.
 MRN_REQUIRED = "The row has no MRN."
 MRN_TOO_LONG = "The MRN is longer than 32 characters."
 UNKNOWN_STATUS = "{raw} is not a status: write taken or missed."
+UNKNOWN_TIME_OF_DAY = "{raw} is not a time of day: write bedtime, morning or other."
+TAKEN_WITHOUT_DOSE = "The status is taken but the dose_mg and dose_ml cells are empty."
 UNKNOWN_FORMULATION = "{raw} is not a formulation: write capsule, liquid, sublingual or other."
 UNKNOWN_SEX = "{raw} is not a sex: write female, male, other or unknown."
 BAD_SIDE_EFFECT = "{raw} is not a side effect with its severity, for example 'Insomnia (mild)'."
@@ -128,6 +148,9 @@ class DosePart:
     formulation: str = ""
     notes: str = ""
     override_reason: str = ""
+    dose_ml: Decimal | None = None  # a liquid dose as measured, converted at the plan's concentration
+    time_of_day: str = ""  # "" takes the plan's dosing time
+    ml_in_mg_field: Decimal | None = None  # "3 mL" in the dose_mg cell: refused with the conversion, as on the form
 
 
 @dataclass(frozen=True)
@@ -276,12 +299,27 @@ def _number(value: Any, column: str) -> str:
     return _text(value)
 
 
-def _dose(value: Any) -> Decimal | None:
+def _dose(value: Any) -> tuple[Decimal | None, Decimal | None]:
+    """The dose_mg cell as the dose form reads its mg field: (mg, None), or (None, mL) for a volume typed there
+    ("3 mL"), which the titration service refuses with the conversion spelled out."""
     raw = _number(value, "dose_mg")
+    if not raw:
+        return None, None
+    try:
+        if rules.is_volume(raw):
+            return None, rules.parse_volume(raw)
+        return rules.parse_dose(raw), None
+    except rules.DoseError as exc:
+        raise CellError(f"{raw}: {exc}") from None
+
+
+def _volume(value: Any) -> Decimal | None:
+    """The dose_ml cell as the dose form reads its volume field (same limits and messages)."""
+    raw = _number(value, "dose_ml")
     if not raw:
         return None
     try:
-        return rules.parse_dose(raw)  # as the dose form reads it
+        return rules.parse_volume(raw)
     except rules.DoseError as exc:
         raise CellError(f"{raw}: {exc}") from None
 
@@ -339,25 +377,32 @@ def _row(number: int, cell: dict[str, Any], *, mrn: str | None) -> Row:
             raise CellError(MRN_REQUIRED)
         if len(row.mrn) > Patient._meta.get_field("mrn").max_length:  # type: ignore[operator]
             raise CellError(MRN_TOO_LONG)
-        row.patient = _patient(cell)
+        row.patient = _patient(*(cell.get(name) for name in PATIENT_COLUMNS))
         row.day = _day(cell.get("date"), "date")
         notes = _field(DOSE_FIELDS["notes"], _text(cell.get("notes")))
-        dose = _dose(cell.get("dose_mg"))
+        dose, ml_in_mg_field = _dose(cell.get("dose_mg"))
+        volume = _volume(cell.get("dose_ml"))
+        given = dose is not None or volume is not None or ml_in_mg_field is not None
         status_raw = _text(cell.get("status"))
         status = _choice(status_raw, DoseStatus.choices, UNKNOWN_STATUS) if status_raw else ""
-        if dose is not None or status:
+        if given or status:
             taken = (status or DoseStatus.TAKEN) == DoseStatus.TAKEN
-            if taken and dose is None:
-                raise CellError(f"The status is taken but the dose_mg cell is empty. {rules.NOT_A_NUMBER}")
+            if taken and not given:
+                raise CellError(f"{TAKEN_WITHOUT_DOSE} {rules.NOT_A_NUMBER}")
             formulation_raw = _text(cell.get("formulation"))
+            time_raw = _text(cell.get("time_of_day"))
             row.dose = DosePart(
                 taken=taken,
-                dose=dose if taken else None,  # a missed dose carries no dose, as on the form
+                # A missed dose carries no dose, as on the form.
+                dose=dose if taken else None,
                 formulation=_choice(formulation_raw, Formulation.choices, UNKNOWN_FORMULATION)
                 if formulation_raw
                 else "",
                 notes=notes,
                 override_reason=_field(DOSE_FIELDS["override_reason"], _text(cell.get("override_reason"))),
+                dose_ml=volume if taken else None,
+                time_of_day=_choice(time_raw, DosingTime.choices, UNKNOWN_TIME_OF_DAY) if time_raw else "",
+                ml_in_mg_field=ml_in_mg_field if taken else None,
             )
         pain = _score(cell.get("pain_score"), "pain_score", "pain_score")
         sleep = _score(cell.get("sleep_quality"), "sleep_quality", "sleep_quality")
@@ -373,15 +418,20 @@ def _row(number: int, cell: dict[str, Any], *, mrn: str | None) -> Row:
     return row
 
 
-def _patient(cell: dict[str, Any]) -> PatientDetails:
-    born = cell.get("date_of_birth")
-    sex_raw = _text(cell.get("sex"))
+PATIENT_COLUMNS = ("given_name", "family_name", "date_of_birth", "sex", "conditions")
+
+
+@functools.lru_cache(maxsize=1024)
+def _patient(given: Any, family: Any, born: Any, sex: Any, conditions: Any) -> PatientDetails:
+    """A patient's cells, read once for the many rows of the same patient (a cell that cannot be read raises
+    every time)."""
+    sex_raw = _text(sex)
     return PatientDetails(
-        given_name=_text(cell.get("given_name")),
-        family_name=_text(cell.get("family_name")),
+        given_name=_text(given),
+        family_name=_text(family),
         date_of_birth=_day(born, "date_of_birth") if _text(born) else None,
         sex=_choice(sex_raw, Patient.Sex.choices, UNKNOWN_SEX) if sex_raw else "",
-        conditions=tuple(filter(None, (c.strip() for c in _text(cell.get("conditions")).split(";")))),
+        conditions=tuple(filter(None, (c.strip() for c in _text(conditions).split(";")))),
     )
 
 
@@ -395,7 +445,8 @@ def _export_row(number: int, cell: dict[str, Any], *, mrn: str) -> Row:
     if record == EXPORT_DOSE:
         cell = {**cell, "pain_score": "", "sleep_quality": "", "side_effects": ""}
     elif record == EXPORT_CHECKIN:
-        cell = {**cell, "dose_mg": "", "status": "", "formulation": "", "override_reason": ""}
+        cell = {**cell, "dose_mg": "", "dose_ml": "", "status": "", "formulation": "", "time_of_day": ""}
+        cell["override_reason"] = ""
     else:
         return Row(number=number, mrn=mrn, error=UNKNOWN_RECORD.format(raw=record or "(empty)"))
     return _row(number, cell, mrn=mrn)

@@ -21,17 +21,15 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models.functions import Lower
-from django.utils import timezone
 
-from patients.audit import audited, bulk_create_audited
 from patients.forms import BIRTH_IN_FUTURE, BIRTH_TOO_EARLY
-from patients.models import EARLIEST_BIRTH_DATE, Clinic, Condition, Patient
+from patients.models import EARLIEST_BIRTH_DATE, Clinic, Condition, Patient, clinic_today
 from patients.services import is_prescriber_of, patient_save
-from titration import course, rules, selectors
-from titration.models import CheckIn, DoseEntry, DoseStatus, Flag, Formulation, SideEffect
-from titration.services import DUPLICATE_CHECKIN_DAY, flags_reconcile
+from titration import bulk, rules
+from titration.models import CheckIn, Flag, SideEffect
+from titration.services import DUPLICATE_CHECKIN_DAY, NewDose, doses_record_many
 
-from .formats import DosePart, Parsed, PatientDetails, Row
+from .formats import Parsed, PatientDetails, Row
 
 NOT_A_PRESCRIBER = "Only a prescriber of the clinic can import into it."
 DUPLICATE_IN_FILE = "A second {what} for MRN {mrn} on {day} (already in row {first})."
@@ -162,7 +160,7 @@ def _run(
             groups[row.mrn.lower()].append(row)
     known = _known_patients(clinic, list(groups))
     conditions = _conditions()
-    today = timezone.localdate()
+    today = clinic_today(clinic)
     for key, rows in groups.items():
         _refuse_duplicates(rows, report)
         rows = [r for r in rows if not r.error]
@@ -308,14 +306,17 @@ def _import_patient(
     else:
         # Serialise with the forms' writes to this patient, as dose_record does.
         patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
-    entries, checkins = _assess(patient, by, rows, today, file_name, reasons, report)
-    _store(patient, by, entries, checkins, file_name, report)
-    summary["entries"], summary["checkins"] = len(entries), len(checkins)
+    known = summary["action"] == "match"
+    before = set(Flag.objects.filter(patient=patient).values_list("pk", flat=True)) if known else set()
+    entries, checkins, rows_of = _assess_and_store(patient, by, rows, today, file_name, reasons, report)
+    if entries or checkins:
+        _report_flags(patient, before, rows_of, report)
+    summary["entries"], summary["checkins"] = entries, checkins
     if len(report.patients) < MAX_LISTED:
         report.patients.append(summary)
 
 
-def _assess(
+def _assess_and_store(
     patient: Patient,
     by: Any,
     rows: list[Row],
@@ -323,24 +324,17 @@ def _assess(
     file_name: str,
     reasons: dict[int, str],
     report: Report,
-) -> tuple[list[tuple[Row, DoseEntry]], list[tuple[Row, CheckIn]]]:
-    """Each row as the forms would take it, in date order: ``dose_record``'s assessment, ``checkin_record``'s
-    checks. Returns the entries and check-ins to store (unsaved), with their rows."""
-    facts = selectors.course_facts(patient)
-    recorded = {e.day: e for e in facts.entries}
+) -> tuple[int, int, dict[tuple[str, int], int]]:
+    """Each row as the forms would take it: its check-in through ``checkin_record``'s checks, its dose through
+    the titration service's batch writer (``doses_record_many``: ``dose_record``'s assessment, one write, the
+    flags derived once). A row is stored whole or not at all. Returns how many entries and check-ins it added,
+    and the row of each record."""
     checked = dict(CheckIn.objects.live().filter(patient=patient).values_list("checked_on", "pain_score"))
-    before = sorted(facts.entries, key=lambda e: e.day)
-    walker = course.Course(facts.terms, facts.gap_days)
-    walked = 0
-    entries: list[tuple[Row, DoseEntry]] = []
-    checkins: list[tuple[Row, CheckIn]] = []
+    candidates: list[tuple[Row, bool]] = []  # the row, and whether its check-in is to be stored
     for row in sorted(rows, key=lambda r: (r.day, r.number)):
         day = row.day
         if day is None:  # refused when read
             continue
-        while walked < len(before) and before[walked].day < day:
-            walker.record(before[walked])
-            walked += 1
         checkin_needed = False
         if row.checkin is not None:
             problem = rules.check_record_day(day, today=today, born=patient.date_of_birth)
@@ -350,66 +344,76 @@ def _assess(
                 report.refuse(row.number, row.mrn, problem)
                 continue
             checkin_needed = day not in checked
-        entry = None
+        candidates.append((row, checkin_needed))
+    with_dose = [(row, _new_dose(row, by, file_name, reasons)) for row, _ in candidates if row.dose is not None]
+    outcomes = doses_record_many(
+        patient=patient, by=by, doses=[dose for _, dose in with_dose], cause=f"the import of {short_name(file_name)}"
+    )
+    outcome_of = {row.number: (dose, outcome) for (row, dose), outcome in zip(with_dose, outcomes, strict=True)}
+    rows_of: dict[tuple[str, int], int] = {}
+    checkins: list[tuple[Row, CheckIn]] = []
+    entries = 0
+    for row, checkin_needed in candidates:
         dose_needed = False
-        if row.dose is not None:
-            part = row.dose
-            existing = recorded.get(day)
-            same = existing is not None and existing.taken == part.taken and existing.dose == part.dose
-            if not same:
+        if row.number in outcome_of:
+            dose, outcome = outcome_of[row.number]
+            error = outcome.error
+            to_confirm = [*error.findings] if error else rules.needs_confirmation(outcome.findings)
+            if to_confirm:
+                mg = error.liquid.dose_mg if error and error.liquid else outcome.dose_mg or dose.dose_mg
+                _ask_reason(report, row, mg, to_confirm, dose.override_reason, pending=error is not None)
+            if error is not None:
+                if not error.findings:
+                    report.refuse(row.number, row.mrn, error.message)
+                continue
+            if outcome.entry_id is not None:
                 dose_needed = True
-                context = walker.context_on(day)
-                reason = reasons.get(row.number, part.override_reason).strip()
-                verdict = rules.assess_dose(
-                    dose=part.dose,
-                    day=day,
-                    taken=part.taken,
-                    context=context,
-                    today=today,
-                    born=patient.date_of_birth,
-                    day_has_entry=existing is not None,
-                    confirmed=bool(reason),
-                    override_reason=reason,
-                )
-                to_confirm = rules.needs_confirmation(verdict.findings)
-                if to_confirm:
-                    _ask_reason(report, row, day, verdict, to_confirm, reason)
-                if verdict.outcome is rules.Outcome.REFUSED:
-                    report.refuse(row.number, row.mrn, verdict.message)
-                    continue
-                if not verdict.accepted:
-                    continue
-                confirmed_reason = reason if to_confirm else ""
-                entry = _entry(patient, by, row, day, part, context, walker, facts, confirmed_reason, file_name)
+                entries += 1
+                rows_of[("dose", outcome.entry_id)] = row.number
         if not (dose_needed or checkin_needed):
             report.already += 1
             continue
-        if entry is not None:
-            entries.append((row, entry))
         if checkin_needed and row.checkin is not None:
             checkin = CheckIn(
                 patient=patient,
-                checked_on=day,
+                checked_on=row.day,
                 pain_score=row.checkin.pain_score,
                 sleep_quality=row.checkin.sleep_quality,
                 notes=row.checkin.notes,
                 recorded_by=by,
             )
-            checkins.append((row, audited(checkin, by=by, reason=change_reason(file_name, row.number, by))))
+            checkins.append((row, checkin))
         report.stored_rows.append(row.number)
-    return entries, checkins
+    _store_checkins(patient, by, checkins, file_name, rows_of)
+    report.entries += entries
+    report.checkins += len(checkins)
+    return entries, len(checkins), rows_of
+
+
+def _new_dose(row: Row, by: Any, file_name: str, reasons: dict[int, str]) -> NewDose:
+    part, day = row.dose, row.day
+    if part is None or day is None:
+        raise ValueError("A dose row has a dose and a day.")
+    reason = reasons.get(row.number, part.override_reason).strip()
+    return NewDose(
+        taken_on=day,
+        dose_mg=part.dose,
+        taken=part.taken,
+        formulation=part.formulation,
+        notes=part.notes,
+        override_reason=reason,
+        confirmed=bool(reason),
+        dose_ml=part.dose_ml,
+        time_of_day=part.time_of_day,
+        ml_in_mg_field=part.ml_in_mg_field,
+        audit_reason=change_reason(file_name, row.number, by),
+    )
 
 
 def _ask_reason(
-    report: Report,
-    row: Row,
-    day: datetime.date,
-    verdict: rules.Verdict,
-    to_confirm: list[rules.Finding],
-    reason: str,
+    report: Report, row: Row, dose_mg: Decimal | None, to_confirm: list[rules.Finding], reason: str, *, pending: bool
 ) -> None:
     """A dose out of range or a likely slip: listed with its reason, or as waiting for one."""
-    pending = not verdict.accepted
     if pending:
         report.confirm_pending += 1
     if len(report.confirm) < MAX_LISTED:
@@ -417,8 +421,8 @@ def _ask_reason(
             {
                 "row": row.number,
                 "mrn": row.mrn,
-                "date": day.isoformat(),
-                "dose": rules.format_dose(row.dose.dose if row.dose else None),
+                "date": row.day.isoformat() if row.day else "",
+                "dose": rules.format_dose(dose_mg),
                 "message": " ".join(f.message for f in to_confirm),
                 "reason": reason,
                 "will_import": not pending,
@@ -426,87 +430,43 @@ def _ask_reason(
         )
 
 
-def _entry(
+def _store_checkins(
     patient: Patient,
     by: Any,
-    row: Row,
-    day: datetime.date,
-    part: DosePart,
-    context: rules.DoseContext,
-    walker: course.Course,
-    facts: selectors.CourseFacts,
-    confirmed_reason: str,
-    file_name: str,
-) -> DoseEntry:
-    """The entry ``dose_record`` would store for an accepted dose (unsaved), and the course moved past it."""
-    plan = facts.plan_by_id.get(context.plan.plan_id) if context.plan else None
-    formulation = part.formulation or (plan.formulation if plan else Formulation.CAPSULE)
-    after = walker.record(_fact(day, part.taken, part.dose, formulation)).after.as_json()
-    entry = DoseEntry(
-        patient=patient,
-        taken_on=day,
-        dose_mg=part.dose,
-        status=DoseStatus.TAKEN if part.taken else DoseStatus.MISSED,
-        formulation=formulation,
-        notes=part.notes,
-        plan=plan,
-        scheduled_dose_mg=context.expected,
-        course_after=after,
-        override_reason=confirmed_reason,
-        recorded_by=by,
-    )
-    return audited(entry, by=by, reason=change_reason(file_name, row.number, by, confirmed_reason))
-
-
-def _fact(day: datetime.date, taken: bool, dose: Decimal | None, formulation: str) -> course.EntryFact:
-    """A new entry as the course sees it, as ``dose_record`` builds it (with its formulation where the course
-    takes one)."""
-    extra = {"formulation": formulation} if "formulation" in course.EntryFact.__dataclass_fields__ else {}
-    return course.EntryFact(None, day, taken, dose, **extra)
-
-
-def _store(
-    patient: Patient,
-    by: Any,
-    entries: list[tuple[Row, DoseEntry]],
     checkins: list[tuple[Row, CheckIn]],
     file_name: str,
-    report: Report,
+    rows_of: dict[tuple[str, int], int],
 ) -> None:
-    """Insert the patient's new entries and check-ins with their audit rows, then derive the flags."""
-    before = set(Flag.objects.filter(patient=patient).values_list("pk", flat=True)) if entries or checkins else set()
-    rows_of: dict[tuple[str, int], int] = {}
-    if entries:
-        saved = bulk_create_audited([e for _, e in entries], by=by)
-        rows_of.update({("dose", e.pk): row.number for (row, _), e in zip(entries, saved, strict=True)})
-        report.entries += len(saved)
-        flags_reconcile(patient=patient, by=by, cause=f"the import of {short_name(file_name)}")
-    if checkins:
-        saved_checkins = bulk_create_audited([c for _, c in checkins], by=by)
-        report.checkins += len(saved_checkins)
-        effects: list[SideEffect] = []
-        flags: list[Flag] = []
-        for (row, _), checkin in zip(checkins, saved_checkins, strict=True):
-            rows_of[("checkin", checkin.pk)] = row.number
-            reason = change_reason(file_name, row.number, by)
-            for kind, severity, description in row.checkin.side_effects if row.checkin else ():
-                effect = SideEffect(checkin=checkin, kind=kind, severity=severity, description=description)
-                effects.append(audited(effect, by=by, reason=reason))
-                # As checkin_record: a severe side effect raises a warning flag.
-                finding = rules.side_effect_finding(effect.label, severity, checkin.checked_on)
-                if finding is not None:
-                    flag = Flag(
+    """Insert the patient's new check-ins, their side effects and the flags of severe ones, with audit rows."""
+    if not checkins:
+        return
+    reasons = [change_reason(file_name, row.number, by) for row, _ in checkins]
+    saved = bulk.insert_with_history([c for _, c in checkins], by=by, reasons=reasons)
+    effects: list[SideEffect] = []
+    flags: list[Flag] = []
+    effect_reasons: list[str] = []
+    flag_reasons: list[str] = []
+    for (row, _), checkin, reason in zip(checkins, saved, reasons, strict=True):
+        rows_of[("checkin", checkin.pk)] = row.number
+        for kind, severity, description in row.checkin.side_effects if row.checkin else ():
+            effect = SideEffect(checkin=checkin, kind=kind, severity=severity, description=description)
+            effects.append(effect)
+            effect_reasons.append(reason)
+            # As checkin_record: a severe side effect raises a warning flag.
+            finding = rules.side_effect_finding(effect.label, severity, checkin.checked_on)
+            if finding is not None:
+                flags.append(
+                    Flag(
                         patient=patient,
                         checkin=checkin,
                         kind=finding.kind,
                         severity=finding.severity,
                         message=finding.message,
                     )
-                    flags.append(audited(flag, by=by, reason=reason))
-        bulk_create_audited(effects, by=by)
-        bulk_create_audited(flags, by=by)
-    if entries or checkins:
-        _report_flags(patient, before, rows_of, report)
+                )
+                flag_reasons.append(reason)
+    bulk.insert_with_history(effects, by=by, reasons=effect_reasons)
+    bulk.insert_with_history(flags, by=by, reasons=flag_reasons)
 
 
 def _report_flags(patient: Patient, before: set[int], rows_of: dict[tuple[str, int], int], report: Report) -> None:

@@ -12,7 +12,8 @@ from .formats import TEMPLATE_COLUMNS
 
 
 def example_rows(today: datetime.date) -> list[dict[str, Any]]:
-    """Two example patients: a new one starting at 0.5 mg with a missed day, and a second on 1.5 mg."""
+    """Two example patients: a new one starting at 0.5 mg with a missed day, and a second on 1.5 mg, once taken
+    in the morning. (A volume in dose_ml needs the patient's liquid plan, which a new patient has not yet.)"""
 
     def day(days_ago: int) -> datetime.date:
         return today - datetime.timedelta(days=days_ago)
@@ -39,7 +40,7 @@ def example_rows(today: datetime.date) -> list[dict[str, Any]]:
         {**first, "date": day(4), "status": "missed", "notes": "Forgot the dose"},
         {**first, "date": day(3), "dose_mg": "0.5", "pain_score": 6},
         {**second, "date": day(3), "dose_mg": "1.5", "formulation": "liquid", "pain_score": 5},
-        {**second, "date": day(2), "dose_mg": "1.5", "formulation": "liquid"},
+        {**second, "date": day(2), "dose_mg": "1.5", "formulation": "liquid", "time_of_day": "morning"},
         {**second, "date": day(1), "dose_mg": "1.5", "formulation": "liquid", "pain_score": 4, "sleep_quality": 7},
     ]
     return [{column: row.get(column, "") for column in TEMPLATE_COLUMNS} for row in rows]

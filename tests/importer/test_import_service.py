@@ -141,21 +141,20 @@ def test_an_import_that_fails_midway_leaves_nothing_behind(clinic, prescriber, d
     rows = [{**person(f"P-{n}"), "date": days(d), "dose_mg": "1"} for n in range(3) for d in (3, 2, 1)]
     rows.append({"mrn": "A-100", "date": days(1), "dose_mg": "1"})
     data = csv_bytes(rows)
-    failing_row = 8  # the second day of the third patient
-    original = services._entry
+    original = services.doses_record_many
 
-    def entry(patient, by, row, *args, **kwargs):
-        if row.number == failing_row:
+    def write_then_fail(*, patient, **kwargs):  # the third patient's write fails, after two were written
+        if patient.mrn == "P-2":
             raise RuntimeError("disk full")
-        return original(patient, by, row, *args, **kwargs)
+        return original(patient=patient, **kwargs)
 
-    monkeypatch.setattr(services, "_entry", entry)
+    monkeypatch.setattr(services, "doses_record_many", write_then_fail)
     before = (Patient.objects.count(), Patient.history.count(), DoseEntry.history.count(), Flag.objects.count())
     with pytest.raises(RuntimeError), transaction.atomic():
         run(clinic, prescriber, data)
     assert not DoseEntry.objects.exists()
     assert (Patient.objects.count(), Patient.history.count(), DoseEntry.history.count(), Flag.objects.count()) == before
-    monkeypatch.setattr(services, "_entry", original)
+    monkeypatch.setattr(services, "doses_record_many", original)
     assert run(clinic, prescriber, data).entries == 10  # and it goes in whole once the failure is gone
 
 
