@@ -17,7 +17,7 @@ from oauth2_provider.views import TokenView
 
 from accounts import security_log
 from patients.access import client_ip, with_patient
-from patients.models import AccessLog, Patient
+from patients.models import AccessLog, Clinic, Patient, clinic_today
 from patients.services import access_record
 
 from . import documents, params, services, sources
@@ -119,8 +119,9 @@ def _bundle(request: HttpRequest, search: params.Search, result: Page, base: str
     )
 
 
-def _context() -> Context:
-    return Context(today=timezone.localdate())
+def _context(clinic: Clinic) -> Context:
+    """The mappings' "today" is the clinic's (its time zone and day boundary), as on the clinic's pages."""
+    return Context(today=clinic_today(clinic))
 
 
 @endpoint
@@ -155,7 +156,9 @@ def token(request: HttpRequest) -> HttpResponse:
 @endpoint
 def read(request: HttpRequest, resource_type: str, resource_id: str) -> HttpResponse:
     grant = _authorise(request, resource_type)
-    found = sources.read(resource_type, resource_id, clinic_id=grant.client.clinic_id, context=_context())
+    found = sources.read(
+        resource_type, resource_id, clinic_id=grant.client.clinic_id, context=_context(grant.client.clinic)
+    )
     if found is None:
         raise FhirError(404, "not-found", NOT_FOUND.format(resource_type=resource_type, resource_id=resource_id[:64]))
     patient_id, resource = found
@@ -186,22 +189,24 @@ def search(request: HttpRequest, resource_type: str) -> HttpResponse:
             (source, scoped(source, clinic_id=clinic_id, patient_id=query.patient_id, dates=query.dates))
             for source in sources.SOURCES[resource_type]
         ]
-    result = sources.page(selections, clinic_id=clinic_id, offset=query.offset, count=query.count, context=_context())
+    result = sources.page(
+        selections, clinic_id=clinic_id, offset=query.offset, count=query.count, context=_context(grant.client.clinic)
+    )
     counts = services.search_counts(pid for pid, _ in result.entries)
     services.fhir_access_record(client=grant.client, ip_address=client_ip(request), counts=counts)
     return fhir_response(_bundle(request, query, result, base_url(request)))
 
 
 def everything_page(
-    patient_id: int, clinic_id: int, query: params.Search, *, count: int | None, types: tuple[str, ...]
+    patient_id: int, clinic: Clinic, query: params.Search, *, count: int | None, types: tuple[str, ...]
 ) -> Page:
     """A page of every record of the patient, of the given types: Patient, then each type in turn."""
     selections = [
-        (source, scoped(source, clinic_id=clinic_id, patient_id=patient_id, dates=query.dates))
+        (source, scoped(source, clinic_id=clinic.pk, patient_id=patient_id, dates=query.dates))
         for resource_type in types
         for source in sources.SOURCES[resource_type]
     ]
-    return sources.page(selections, clinic_id=clinic_id, offset=query.offset, count=count, context=_context())
+    return sources.page(selections, clinic_id=clinic.pk, offset=query.offset, count=count, context=_context(clinic))
 
 
 @endpoint
@@ -213,7 +218,7 @@ def everything(request: HttpRequest, patient_id: int) -> HttpResponse:
     if not Patient.objects.filter(pk=patient_id, clinic_id=clinic_id).exists():
         raise FhirError(404, "not-found", NOT_FOUND.format(resource_type="Patient", resource_id=patient_id))
     types = tuple(t for t in query.types if may_read(grant.scopes, t))
-    result = everything_page(patient_id, clinic_id, query, count=query.count, types=types)
+    result = everything_page(patient_id, grant.client.clinic, query, count=query.count, types=types)
     counts = {patient_id: len(result.entries)}
     services.fhir_access_record(client=grant.client, ip_address=client_ip(request), counts=counts)
     return fhir_response(_bundle(request, query, result, base_url(request)))
@@ -232,7 +237,7 @@ def download(request: HttpRequest, patient: Patient) -> HttpResponse:
         user=request.user, patient=patient, action=AccessLog.Action.FHIR_EXPORT, ip_address=client_ip(request)
     )
     query = params.Search(count=0)
-    result = everything_page(patient.pk, patient.clinic_id, query, count=None, types=RESOURCE_TYPES)
+    result = everything_page(patient.pk, patient.clinic, query, count=None, types=RESOURCE_TYPES)
     bundle = documents.searchset(
         [resource for _, resource in result.entries],
         total=result.total,
@@ -241,6 +246,6 @@ def download(request: HttpRequest, patient: Patient) -> HttpResponse:
         now=timezone.now(),
     )
     response = fhir_response(bundle)
-    filename = f"patient-{patient.pk}-{timezone.localdate().isoformat()}.fhir.json"
+    filename = f"patient-{patient.pk}-{clinic_today(patient.clinic).isoformat()}.fhir.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
