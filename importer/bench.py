@@ -1,4 +1,4 @@
-"""Time ``import_doses --commit`` on a generated file: ``python -m importer.bench --rows 100000``.
+"""Time ``import_doses`` on a generated file, its dry run then its commit: ``python -m importer.bench --rows 100000``.
 
 Needs a migrated database (DATABASE_URL, for example a PostgreSQL one of its own). It adds one clinic and one
 prescriber named after the run, so it never touches other clinics.
@@ -61,7 +61,7 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from patients.models import Clinic
+    from patients.models import Clinic, clinic_today
     from patients.roles import Role
     from tests.conftest import make_user
 
@@ -70,11 +70,19 @@ def main() -> None:
     make_user(f"bench.import.{stamp}", Role.PRESCRIBER, clinic)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.csv"
-        write_file(path, rows=args.rows, patients=args.patients, today=timezone.localdate())
-        started = time.perf_counter()
-        call_command("import_doses", str(path), "--clinic", clinic.name, "--commit")
-        elapsed = time.perf_counter() - started
-    print(f"{args.rows} rows, {args.patients} patients, {connection.vendor}: {elapsed:.1f} s")
+        write_file(path, rows=args.rows, patients=args.patients, today=clinic_today(clinic))
+        times = []
+        for commit in ([], ["--commit"]):
+            started = time.perf_counter()
+            call_command("import_doses", str(path), "--clinic", clinic.name, "--no-progress", *commit)
+            times.append(time.perf_counter() - started)
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    for label, elapsed in zip(("dry run", "commit"), times, strict=True):
+        print(
+            f"{label}: {args.rows} rows, {args.patients} patients, {connection.vendor}: {elapsed:.1f} s "
+            f"({args.rows / elapsed:,.0f} rows/s)"
+        )
+    print(f"dry run + commit: {sum(times):.1f} s; load average {load} ({os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":
