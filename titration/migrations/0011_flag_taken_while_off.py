@@ -5,31 +5,80 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('medications', '0003_role_permissions'),
-        ('patients', '0009_clinic_time_zone_and_day_boundary'),
-        ('titration', '0010_outcomes_pgic_stop_reason'),
+        ("medications", "0003_role_permissions"),
+        ("patients", "0009_clinic_time_zone_and_day_boundary"),
+        ("titration", "0010_outcomes_pgic_stop_reason"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='flag',
-            name='flag_known_kind',
+            model_name="flag",
+            name="flag_known_kind",
         ),
         migrations.AlterField(
-            model_name='flag',
-            name='kind',
-            field=models.CharField(choices=[('out_of_range', 'Outside LDN range'), ('tenfold_change', 'Tenfold change'), ('step_too_large', 'Step too large'), ('restart_high', 'Restart above starting dose'), ('off_schedule', 'Differs from plan'), ('adherence', 'Missed doses'), ('severe_side_effect', 'Severe side effect'), ('contraindication', 'Contraindicated medication'), ('supply_changed', 'Formulation or concentration changed'), ('formulation_mismatch', 'Formulation differs from plan'), ('taken_while_off', 'Taken while paused or stopped')], max_length=30),
+            model_name="flag",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("out_of_range", "Outside LDN range"),
+                    ("tenfold_change", "Tenfold change"),
+                    ("step_too_large", "Step too large"),
+                    ("restart_high", "Restart above starting dose"),
+                    ("off_schedule", "Differs from plan"),
+                    ("adherence", "Missed doses"),
+                    ("severe_side_effect", "Severe side effect"),
+                    ("contraindication", "Contraindicated medication"),
+                    ("supply_changed", "Formulation or concentration changed"),
+                    ("formulation_mismatch", "Formulation differs from plan"),
+                    ("taken_while_off", "Taken while paused or stopped"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.AlterField(
-            model_name='historicalflag',
-            name='kind',
-            field=models.CharField(choices=[('out_of_range', 'Outside LDN range'), ('tenfold_change', 'Tenfold change'), ('step_too_large', 'Step too large'), ('restart_high', 'Restart above starting dose'), ('off_schedule', 'Differs from plan'), ('adherence', 'Missed doses'), ('severe_side_effect', 'Severe side effect'), ('contraindication', 'Contraindicated medication'), ('supply_changed', 'Formulation or concentration changed'), ('formulation_mismatch', 'Formulation differs from plan'), ('taken_while_off', 'Taken while paused or stopped')], max_length=30),
+            model_name="historicalflag",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("out_of_range", "Outside LDN range"),
+                    ("tenfold_change", "Tenfold change"),
+                    ("step_too_large", "Step too large"),
+                    ("restart_high", "Restart above starting dose"),
+                    ("off_schedule", "Differs from plan"),
+                    ("adherence", "Missed doses"),
+                    ("severe_side_effect", "Severe side effect"),
+                    ("contraindication", "Contraindicated medication"),
+                    ("supply_changed", "Formulation or concentration changed"),
+                    ("formulation_mismatch", "Formulation differs from plan"),
+                    ("taken_while_off", "Taken while paused or stopped"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='flag',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['out_of_range', 'tenfold_change', 'step_too_large', 'restart_high', 'off_schedule', 'adherence', 'severe_side_effect', 'contraindication', 'supply_changed', 'formulation_mismatch', 'taken_while_off'])), name='flag_known_kind'),
+            model_name="flag",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "out_of_range",
+                            "tenfold_change",
+                            "step_too_large",
+                            "restart_high",
+                            "off_schedule",
+                            "adherence",
+                            "severe_side_effect",
+                            "contraindication",
+                            "supply_changed",
+                            "formulation_mismatch",
+                            "taken_while_off",
+                        ],
+                    )
+                ),
+                name="flag_known_kind",
+            ),
         ),
     ]
