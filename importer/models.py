@@ -6,7 +6,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from patients.models import Clinic
+from patients.models import Clinic, ClinicScopedQuerySet
+
+
+class ImportBatchQuerySet(ClinicScopedQuerySet["ImportBatch"]):
+    clinic_field = "clinic"
 
 
 class ImportBatch(models.Model):
@@ -37,6 +41,8 @@ class ImportBatch(models.Model):
     entries_added = models.PositiveIntegerField(default=0)
     checkins_added = models.PositiveIntegerField(default=0)
     rows_refused = models.PositiveIntegerField(default=0)
+
+    objects = ImportBatchQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -42,7 +42,11 @@ def upload(request: HttpRequest) -> HttpResponse:
             form.add_error("file", str(exc))
         else:
             return redirect("importer:batch", batch_id=batch.pk)
-    recent = ImportBatch.objects.filter(uploaded_by=request.user).select_related("clinic")[:RECENT_BATCHES]
+    recent = (
+        ImportBatch.objects.visible_to(request.user)
+        .filter(uploaded_by=request.user)
+        .select_related("clinic")[:RECENT_BATCHES]
+    )
     return render(request, "importer/upload.html", {"form": form, "recent": recent})
 
 
@@ -50,7 +54,9 @@ def upload(request: HttpRequest) -> HttpResponse:
 @_prescribers_only
 def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     """The preview (GET), a new preview with the reasons given, or the commit (POST)."""
-    batch = get_object_or_404(ImportBatch.objects.select_related("clinic"), pk=batch_id, uploaded_by=request.user)
+    batch = get_object_or_404(
+        ImportBatch.objects.visible_to(request.user).select_related("clinic"), pk=batch_id, uploaded_by=request.user
+    )
     report = Report.from_json(batch.preview)
     rows = [item["row"] for item in report.confirm]
     form = ReasonsForm(request.POST or None, rows=rows)

@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
-from patients.models import Patient
+from patients.models import ClinicScopedQuerySet, Patient
 
 from . import rules
 
@@ -79,7 +79,9 @@ class OpioidAlias(models.Model):
         return f"{self.name} → {self.ingredient.name}"
 
 
-class MedicationEntryQuerySet(models.QuerySet["MedicationEntry"]):
+class MedicationEntryQuerySet(ClinicScopedQuerySet["MedicationEntry"]):
+    patient_field = "patient"
+
     def live(self) -> MedicationEntryQuerySet:
         """Entries that have not been voided."""
         return self.filter(voided_at__isnull=True)
@@ -162,6 +164,10 @@ class MedicationEntry(models.Model):
         return rules.is_current(start_date=self.start_date, stop_date=self.stop_date, voided=self.is_voided, on=day)
 
 
+class SafetyProfileQuerySet(ClinicScopedQuerySet["SafetyProfile"]):
+    patient_field = "patient"
+
+
 class HepaticImpairment(models.TextChoices):
     NONE = "none", "None"
     MILD = "mild", "Mild"
@@ -183,6 +189,8 @@ class SafetyProfile(models.Model):
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
+
+    objects = SafetyProfileQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -69,7 +69,7 @@ def medication_create(request: HttpRequest, patient: Patient) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @with_patient("medications.end_medicationentry")
 def medication_end(request: HttpRequest, patient: Patient, medication_id: int) -> HttpResponse:
-    entry = get_object_or_404(MedicationEntry, pk=medication_id, patient=patient)
+    entry = get_object_or_404(MedicationEntry.objects.visible_to(request.user), pk=medication_id, patient=patient)
     form = MedicationEndForm(
         request.POST if request.method == "POST" else None,
         start_date=entry.start_date,
@@ -96,7 +96,7 @@ def medication_end(request: HttpRequest, patient: Patient, medication_id: int) -
 @require_http_methods(["GET", "POST"])
 @with_patient("medications.void_medicationentry")
 def medication_void(request: HttpRequest, patient: Patient, medication_id: int) -> HttpResponse:
-    entry = get_object_or_404(MedicationEntry, pk=medication_id, patient=patient)
+    entry = get_object_or_404(MedicationEntry.objects.visible_to(request.user), pk=medication_id, patient=patient)
     form = MedicationVoidForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

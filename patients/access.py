@@ -40,14 +40,7 @@ def clinics_for(user: Any) -> QuerySet[Clinic]:
 
 def patients_for(user: Any) -> QuerySet[Patient]:
     """The patients of the user's clinics: the request's principal names them, else a join on the memberships."""
-    if not user.is_authenticated:
-        return Patient.objects.none()
-    if user.is_superuser:
-        return Patient.objects.all()
-    principal = principal_of(user)
-    if principal is not None:
-        return Patient.objects.filter(clinic_id__in=principal.clinic_ids)
-    return Patient.objects.filter(clinic__memberships__user=user)
+    return Patient.objects.visible_to(user)
 
 
 def get_patient_for(user: Any, patient_id: int, *, for_update: bool = False) -> Patient:

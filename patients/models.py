@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
+from typing import Any, Self, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -46,6 +47,43 @@ def clinic_today(clinic: Clinic, now: datetime.datetime | None = None) -> dateti
     if moment.time() < clinic.day_boundary:
         day -= datetime.timedelta(days=1)
     return day
+
+
+_Row = TypeVar("_Row", bound=models.Model)
+
+
+class ClinicScopedQuerySet(models.QuerySet[_Row]):
+    """Rows of a clinical model, with ``visible_to(user)``: only those of the clinics the user belongs to.
+
+    A subclass names how its rows reach a clinic: ``clinic_field`` for a row that belongs to a clinic itself,
+    or ``patient_field`` for one that belongs to a patient (it is then scoped as its patients are). The
+    clinics come from the request's principal, read once with the user, so scoping adds no query of its own.
+    """
+
+    clinic_field: str = ""
+    patient_field: str = ""
+
+    def visible_to(self, user: Any) -> Self:
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        if self.patient_field:
+            return self.filter(**{f"{self.patient_field}__in": Patient.objects.visible_to(user)})
+        from accounts.principal import principal_of  # accounts builds on patients, so read it late
+
+        principal = principal_of(user)
+        if principal is not None:
+            return self.filter(**{f"{self.clinic_field}_id__in": principal.clinic_ids})
+        return self.filter(**{f"{self.clinic_field}__memberships__user": user})
+
+
+class PatientQuerySet(ClinicScopedQuerySet["Patient"]):
+    clinic_field = "clinic"
+
+
+class DiagnosisQuerySet(ClinicScopedQuerySet["Diagnosis"]):
+    patient_field = "patient"
 
 
 class Clinic(models.Model):
@@ -168,6 +206,8 @@ class Patient(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
+    objects = PatientQuerySet.as_manager()
+
     class Meta:
         ordering = ["family_name", "given_name", "pk"]
         constraints = [
@@ -211,6 +251,8 @@ class Diagnosis(models.Model):
     condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="diagnoses")
     diagnosed_on = models.DateField(null=True, blank=True)
     history = HistoricalRecords()
+
+    objects = DiagnosisQuerySet.as_manager()
 
     class Meta:
         ordering = ["condition__name"]

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from patients.models import Patient
+from patients.models import ClinicScopedQuerySet, Patient
 
 from . import outcomes, rules
 
@@ -38,6 +38,14 @@ class DosingTime(models.TextChoices):
     BEDTIME = "bedtime", "Bedtime"
     MORNING = "morning", "Morning"
     OTHER = "other", "Other time"
+
+
+class PlanQuerySet(ClinicScopedQuerySet["TitrationPlan"]):
+    patient_field = "patient"
+
+
+class PlanStateChangeQuerySet(ClinicScopedQuerySet["PlanStateChange"]):
+    patient_field = "patient"
 
 
 class TitrationPlan(models.Model):
@@ -71,6 +79,8 @@ class TitrationPlan(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     history = HistoricalRecords()
+
+    objects = PlanQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -152,6 +162,8 @@ class PlanStateChange(models.Model):
     changed_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
+    objects = PlanStateChangeQuerySet.as_manager()
+
     class Meta:
         ordering = ["effective_on", "changed_at", "pk"]
         constraints = [
@@ -177,6 +189,26 @@ class VoidableQuerySet(models.QuerySet):
     def live(self) -> VoidableQuerySet:
         """Records that have not been voided."""
         return self.filter(voided_at__isnull=True)
+
+
+class DoseEntryQuerySet(VoidableQuerySet, ClinicScopedQuerySet):
+    patient_field = "patient"
+
+
+class CheckInQuerySet(VoidableQuerySet, ClinicScopedQuerySet):
+    patient_field = "patient"
+
+
+class FlagQuerySet(ClinicScopedQuerySet["Flag"]):
+    patient_field = "patient"
+
+
+class FlagCommentQuerySet(ClinicScopedQuerySet["FlagComment"]):
+    patient_field = "flag__patient"
+
+
+class SideEffectQuerySet(ClinicScopedQuerySet["SideEffect"]):
+    patient_field = "checkin__patient"
 
 
 class VoidableRecord(models.Model):
@@ -227,6 +259,8 @@ class DoseEntry(VoidableRecord):
     # audited: they are recomputed from the audited record, never entered.
     course_after = models.JSONField(null=True, blank=True, editable=False)
     history = HistoricalRecords(excluded_fields=["course_after"])
+
+    objects = DoseEntryQuerySet.as_manager()
 
     class Meta(VoidableRecord.Meta):
         ordering = ["-taken_on", "-recorded_at"]
@@ -321,6 +355,8 @@ class Flag(models.Model):
     closed_as = models.CharField(max_length=20, choices=ClosedAs.choices, blank=True, default="", db_default="")
     history = HistoricalRecords()
 
+    objects = FlagQuerySet.as_manager()
+
     class Meta:
         ordering = ["-severity", "created_at", "pk"]
         permissions = [
@@ -383,6 +419,8 @@ class FlagComment(models.Model):
     written_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
+    objects = FlagCommentQuerySet.as_manager()
+
     class Meta:
         ordering = ["written_at", "pk"]
         constraints = [models.CheckConstraint(condition=~Q(text=""), name="flag_comment_not_empty")]
@@ -404,6 +442,8 @@ class CheckIn(VoidableRecord):
     )
     notes = models.TextField(blank=True)
     history = HistoricalRecords()
+
+    objects = CheckInQuerySet.as_manager()
 
     class Meta(VoidableRecord.Meta):
         ordering = ["-checked_on", "-recorded_at"]
@@ -453,6 +493,8 @@ class SideEffect(models.Model):
     severity = models.CharField(max_length=10, choices=Severity.choices)
     description = models.CharField(max_length=200, blank=True)
     history = HistoricalRecords()
+
+    objects = SideEffectQuerySet.as_manager()
 
     class Meta:
         ordering = ["kind"]

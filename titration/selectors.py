@@ -12,7 +12,6 @@ from typing import Any
 from django.db.models import Count, F, JSONField, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
 from django.utils import timezone
 
-from patients.access import patients_for
 from patients.models import Patient
 
 from . import course, outcomes, rules
@@ -332,7 +331,7 @@ def response_for(patient: Patient, today: datetime.date) -> outcomes.Response:
 
 
 def open_flags(user: Any) -> QuerySet[Flag]:
-    return Flag.objects.filter(acknowledged_at__isnull=True, patient__in=patients_for(user))
+    return Flag.objects.visible_to(user).filter(acknowledged_at__isnull=True)
 
 
 FLAG_SEVERITY_FILTERS = {s.name.lower(): s.value for s in rules.Severity}
@@ -412,13 +411,13 @@ def courses_today(user: Any, today: datetime.date) -> dict[int, CourseToday]:
     (the course position stored with it, ``course.Position``), from which each course is resumed for today
     without reading its history. Paused and stopped plans and plans that start later expect nothing: left out.
     """
-    visible = patients_for(user)
     live = DoseEntry.objects.live().filter(patient=OuterRef("patient")).order_by("-taken_on")
     state_today = PlanStateChange.objects.filter(plan=OuterRef("pk"), effective_on__lte=today).order_by(
         "-effective_on", "-changed_at", "-pk"
     )
     rows = (
-        TitrationPlan.objects.filter(is_active=True, patient__in=visible, patient__is_active=True)
+        TitrationPlan.objects.visible_to(user)
+        .filter(is_active=True, patient__is_active=True)
         .annotate(
             latest_on=Subquery(live.values("taken_on")[:1]),
             latest_after=Subquery(live.values("course_after")[:1], output_field=JSONField()),

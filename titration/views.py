@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from medications import selectors as medication_selectors
-from patients.access import client_ip, clinics_for, log_access, patients_for, permission_required, with_patient
+from patients.access import client_ip, clinics_for, log_access, permission_required, with_patient
 from patients.concurrency import StaleEditError
 from patients.models import AccessLog, Patient, clinic_today
 from patients.services import access_record
@@ -165,7 +165,7 @@ def checkin_create(request: HttpRequest, patient: Patient) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @with_patient("titration.void_checkin")
 def checkin_void(request: HttpRequest, patient: Patient, checkin_id: int) -> HttpResponse:
-    checkin = get_object_or_404(CheckIn, pk=checkin_id, patient=patient)
+    checkin = get_object_or_404(CheckIn.objects.visible_to(request.user), pk=checkin_id, patient=patient)
     return _void_page(request, patient, checkin, checkin.checked_on)
 
 
@@ -315,7 +315,7 @@ def _diary_saved_message(request: HttpRequest, recorded: list[tuple[DoseEntry, l
 @require_http_methods(["GET", "POST"])
 @with_patient("titration.void_doseentry")
 def dose_void(request: HttpRequest, patient: Patient, entry_id: int) -> HttpResponse:
-    entry = get_object_or_404(DoseEntry, pk=entry_id, patient=patient)
+    entry = get_object_or_404(DoseEntry.objects.visible_to(request.user), pk=entry_id, patient=patient)
     return _void_page(request, patient, entry, entry.taken_on)
 
 
@@ -461,7 +461,7 @@ def _back_to_queue(request: HttpRequest, focus: int | None) -> HttpResponse:
 @require_POST
 @permission_required("titration.acknowledge_flag")
 def flag_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
-    flag = get_object_or_404(Flag.objects.filter(patient__in=patients_for(request.user)), pk=flag_id)
+    flag = get_object_or_404(Flag.objects.visible_to(request.user), pk=flag_id)
     form = AcknowledgeForm(request.POST)
     if form.is_valid():
         try:
@@ -482,7 +482,7 @@ def flag_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
 @require_POST
 @permission_required("titration.add_flagcomment")
 def flag_comment(request: HttpRequest, flag_id: int) -> HttpResponse:
-    flag = get_object_or_404(Flag.objects.filter(patient__in=patients_for(request.user)), pk=flag_id)
+    flag = get_object_or_404(Flag.objects.visible_to(request.user), pk=flag_id)
     form = CommentForm(request.POST)
     if form.is_valid():
         try:
