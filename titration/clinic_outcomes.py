@@ -89,7 +89,7 @@ class PatientOutcome:
     to_target: measures.TimeToTarget
     at_target: measures.Share | None
     adherence: measures.Adherence | None
-    response: measures.ResponseSummary
+    response: measures.ResponseSummary | None  # None: left out of the page's aggregated figures
     response_12_weeks: ResponseClass | None  # None: not 12 weeks since the first dose yet
     responder_12_weeks: bool
     stopped_on: datetime.date | None
@@ -180,12 +180,12 @@ def patient_outcomes(user: Any, filters: Filters, *, today: datetime.date | None
             gap_days=gap_days,
             today=today,
         )
-        if _matches(outcome, filters):
+        if matches(outcome, filters):
             result.append(outcome)
     return result
 
 
-def _matches(outcome: PatientOutcome, filters: Filters) -> bool:
+def matches(outcome: PatientOutcome, filters: Filters) -> bool:
     if filters.protocol and outcome.protocol != filters.protocol:
         return False
     if filters.start_from is None and filters.start_to is None:

@@ -240,13 +240,15 @@ def dose_on(entries: Sequence[DoseDay], day: datetime.date) -> Decimal | None:
     return before[-1].dose if before else None
 
 
-def response_summary(
-    readings: Sequence[Reading], entries: Sequence[DoseDay], *, today: datetime.date
-) -> ResponseSummary:
-    first = first_dose_day(entries)
+def best_response(
+    readings: Sequence[Reading], *, first_dose: datetime.date | None, today: datetime.date
+) -> tuple[ResponseClass, datetime.date | None]:
+    """The best class assessed on any check-in day through ``today`` (or on ``today``), and the first day of a
+    ≥30% reduction."""
     ordered = sorted((r for r in readings if r.day <= today), key=lambda r: r.day)
-    best = latest = ResponseClass.NOT_ENOUGH_DATA
+    best = ResponseClass.NOT_ENOUGH_DATA
     first_meaningful: datetime.date | None = None
+    first = first_dose
     if first is not None:
         effect_from = first + datetime.timedelta(days=outcomes.EFFECT_AFTER_DAYS)
         days = [r.day for r in ordered]
@@ -262,9 +264,17 @@ def response_summary(
                 best = cls
             if first_meaningful is None and cls in RESPONDER_CLASSES:
                 first_meaningful = reading.day
+    latest, _ = response_on(ordered, first_dose=first, on=today)
+    return (latest if CLASS_RANK[latest] > CLASS_RANK[best] else best), first_meaningful
+
+
+def response_summary(
+    readings: Sequence[Reading], entries: Sequence[DoseDay], *, today: datetime.date
+) -> ResponseSummary:
+    first = first_dose_day(entries)
+    ordered = sorted((r for r in readings if r.day <= today), key=lambda r: r.day)
+    best, first_meaningful = best_response(ordered, first_dose=first, today=today)
     latest, responder = response_on(ordered, first_dose=first, on=today)
-    if CLASS_RANK[latest] > CLASS_RANK[best]:
-        best = latest
     pgic = pgic_in_window(ordered, first_dose=first, on=today) if first else None
     return ResponseSummary(
         best=best,

@@ -16,7 +16,7 @@ from patients.csv_stream import csv_lines
 from patients.models import AccessLog, Condition
 from patients.services import access_record
 
-from . import clinic_outcomes, outcome_figures
+from . import clinic_outcomes, outcome_aggregates, outcome_figures
 from .clinic_outcomes import PatientOutcome
 
 RESEARCH_EXPORT_PERMISSION = "titration.add_titrationplan"  # prescribers only
@@ -31,7 +31,8 @@ def _filters(request: HttpRequest) -> tuple[clinic_outcomes.Filters, datetime.da
 @permission_required("patients.view_patient")
 def outcomes_page(request: HttpRequest) -> HttpResponse:
     filters, today = _filters(request)
-    outcomes = clinic_outcomes.patient_outcomes(request.user, filters, today=today)
+    patients = clinic_outcomes.selected_patients(request.user, filters)
+    outcomes = outcome_aggregates.clinic_outcomes(patients, filters, today=today)
     figures = outcome_figures.figures(outcomes)
     context = {
         "filters": filters,
