@@ -103,6 +103,8 @@ def export_rows(outcomes: Sequence[PatientOutcome]) -> Iterator[list[Any]]:
         first = outcome.first_dose
         band_day = first or outcome.last_record or datetime.date.today()  # noqa: DTZ011 (a band, not a date)
         at_target, adherence, response = outcome.at_target, outcome.adherence, outcome.response
+        if response is None:
+            raise ValueError("the research export reads the per-patient measures, with the response")
         yield [
             ids[outcome.patient_id],
             outcome.age_band(band_day),
