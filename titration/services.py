@@ -506,7 +506,7 @@ def _dose_record(
     return entry, list(findings)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def doses_record_many(*, patient: Patient, by: Any, doses: Sequence[NewDose], cause: str) -> list[DoseOutcome]:
     """Store many days' doses of one patient, each assessed exactly as ``dose_record`` assesses it.
 
@@ -517,6 +517,9 @@ def doses_record_many(*, patient: Patient, by: Any, doses: Sequence[NewDose], ca
     ``error``, the form's message. The accepted entries are written at once with their audit rows, and the
     flags are then derived once for the whole course (``cause`` is their "why"). Outcomes are in the order
     of ``doses``.
+
+    Runs in the caller's transaction when there is one, without a savepoint (two round trips a patient in an
+    import): a failure here fails the caller's whole transaction, which an import wants.
     """
     locked = _lock(patient)
     facts = selectors.course_facts(locked, with_flags=True)

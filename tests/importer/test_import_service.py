@@ -180,3 +180,36 @@ def test_a_long_file_name_and_reason_fit_the_audit_trail_s_column(clinic, prescr
     assert len(reason) <= 100
     assert reason.startswith("imported from north-clinic-titration")
     assert " row 2 by dr.lee — Specialist advice" in reason
+
+
+def test_the_bulk_write_is_idempotent_and_atomic(clinic, prescriber, days, monkeypatch):
+    """With every batch through the bulk path (COPY on PostgreSQL), not only the large ones."""
+    from titration import bulk
+
+    monkeypatch.setattr(bulk, "COPY_FROM_ROWS", 1)
+    rows = [
+        {**person(f"B-{n}"), "date": days(d), "dose_mg": "0.5", "pain_score": 5 if d % 2 else ""}
+        for n in range(3)
+        for d in range(12, 0, -1)
+    ]
+    data = csv_bytes(rows)
+    original = services.doses_record_many
+
+    def write_then_fail(*, patient, **kwargs):
+        if patient.mrn == "B-2":
+            raise RuntimeError("disk full")
+        return original(patient=patient, **kwargs)
+
+    monkeypatch.setattr(services, "doses_record_many", write_then_fail)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        run(clinic, prescriber, data)
+    assert not (DoseEntry.objects.exists() or DoseEntry.history.exists() or CheckIn.objects.exists())
+    monkeypatch.setattr(services, "doses_record_many", original)
+    report = run(clinic, prescriber, data)
+    assert (report.entries, report.checkins) == (36, 18)
+    entry = DoseEntry.objects.get(patient__mrn="B-1", taken_on=days(3))
+    assert entry.history.get().history_change_reason == "imported from doses.csv row 23 by dr.lee"
+    assert CheckIn.objects.get(patient__mrn="B-1", checked_on=days(3)).history.get().history_user == prescriber
+    again = run(clinic, prescriber, data)
+    assert (again.entries, again.checkins, again.already) == (0, 0, 36)
+    assert (DoseEntry.history.count(), CheckIn.history.count()) == (36, 18)
