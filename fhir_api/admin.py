@@ -81,7 +81,7 @@ class FhirClientAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: FhirClient, form: Any, change: bool) -> None:
         if change:
-            obj._history_user = request.user  # type: ignore[attr-defined]
+            obj._history_user = request.user  # type: ignore[attr-defined]  # simple-history's hook, undeclared
             super().save_model(request, obj, form, change)
             return
         client, secret = services.fhir_client_register(
@@ -93,7 +93,7 @@ class FhirClientAdmin(SimpleHistoryAdmin):
         # The admin goes on with ``obj`` (its log entry, the page after saving): make it the registered client.
         obj.__dict__.update({k: v for k, v in client.__dict__.items() if k != "_state"})
         obj._state.adding = False
-        obj.issued_secret = secret  # type: ignore[attr-defined]
+        obj.issued_secret = secret  # type: ignore[attr-defined]  # for response_add only; never stored
 
     def response_add(self, request: HttpRequest, obj: FhirClient, post_url_continue: str | None = None) -> HttpResponse:
         """The client id and secret, shown this once: only a hash of the secret is kept."""
@@ -103,7 +103,7 @@ class FhirClientAdmin(SimpleHistoryAdmin):
             "title": "FHIR client registered",
             "client": obj,
             "client_id": obj.application.client_id,
-            "client_secret": obj.issued_secret,  # type: ignore[attr-defined]
+            "client_secret": obj.issued_secret,  # type: ignore[attr-defined]  # set by save_model just before
         }
         return TemplateResponse(request, "admin/fhir_api/fhirclient/registered.html", context)
 

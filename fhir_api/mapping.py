@@ -42,7 +42,7 @@ PAIN_LOINC = "72514-3"
 PAIN_LOINC_DISPLAY = "Pain severity - 0-10 verbal numeric rating [Score] - Reported"
 
 # SNOMED CT routes (FHIR's route-codes value set) and severities (its condition-severity value set).
-ROUTES = {
+ROUTES: dict[str, tuple[str, str]] = {
     Formulation.CAPSULE: ("26643006", "Oral route"),
     Formulation.LIQUID: ("26643006", "Oral route"),
     Formulation.SUBLINGUAL: ("37839007", "Sublingual route"),
@@ -52,7 +52,7 @@ SIDE_EFFECT_SEVERITY = {
     SideEffect.Severity.MODERATE: ("6736007", "Moderate"),
     SideEffect.Severity.SEVERE: ("24484000", "Severe"),
 }
-FORMULATION_TEXT = {
+FORMULATION_TEXT: dict[str, str] = {
     Formulation.CAPSULE: "compounded capsule",
     Formulation.LIQUID: "oral liquid",
     Formulation.SUBLINGUAL: "sublingual drops",
@@ -280,7 +280,7 @@ def medication_request(plan: TitrationPlan, *, today: datetime.date) -> Resource
         )
     state = _state_now(plan, today)
     status = medication_request_status(plan, state.state if state else None)
-    notes = [{"text": plan.notes}] if plan.notes else []
+    notes: list[Resource] = [{"text": plan.notes}] if plan.notes else []
     notes += [
         {
             "authorReference": who(change.changed_by),

@@ -37,7 +37,7 @@ class Audited:
 
     @property
     def history_model(self) -> type[Model]:
-        return self.model.history.model  # type: ignore[attr-defined]
+        return self.model.history.model  # type: ignore[attr-defined]  # every Audited model has HistoricalRecords
 
 
 AUDITED = (

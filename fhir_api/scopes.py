@@ -7,6 +7,7 @@ for any other scope is refused by django-oauth-toolkit with ``invalid_scope``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from oauth2_provider.scopes import BaseScopes
@@ -34,7 +35,7 @@ SCOPES: dict[str, str] = {
 }
 
 
-def may_read(granted: list[str] | set[str], resource_type: str) -> bool:
+def may_read(granted: Collection[str], resource_type: str) -> bool:
     """Whether a token with the ``granted`` scopes may read (and search) ``resource_type``."""
     return ALL_READ in granted or read_scope(resource_type) in granted
 

@@ -82,7 +82,7 @@ def _plans() -> QuerySet:
 
 def _history(audited: Audited) -> Source:
     def rows() -> QuerySet:
-        history = audited.history_model.objects.select_related("history_user")
+        history = audited.history_model._default_manager.select_related("history_user")
         if audited.model is Diagnosis:
             # A condition taken off the patient's list is deleted: its history has no resource to point at.
             history = history.filter(id__in=Diagnosis.objects.values("pk"))

@@ -219,7 +219,7 @@ def everything(request: HttpRequest, patient_id: int) -> HttpResponse:
         raise FhirError(404, "not-found", NOT_FOUND.format(resource_type="Patient", resource_id=patient_id))
     types = tuple(t for t in query.types if may_read(grant.scopes, t))
     result = everything_page(patient_id, grant.client.clinic, query, count=query.count, types=types)
-    counts = {patient_id: len(result.entries)}
+    counts: dict[int | None, int | None] = {patient_id: len(result.entries)}
     services.fhir_access_record(client=grant.client, ip_address=client_ip(request), counts=counts)
     return fhir_response(_bundle(request, query, result, base_url(request)))
 

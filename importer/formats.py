@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.db import models
 
 from patients.csv_stream import csv_cell
 from patients.models import Patient
@@ -332,6 +333,14 @@ def _choice(raw: str, choices: list[tuple[str, Any]], message: str) -> str:
     raise CellError(message.format(raw=raw))
 
 
+def patient_text_limit(name: str) -> int:
+    """The most characters the patients table takes in the text column ``name`` (``mrn``, ``given_name``)."""
+    field = Patient._meta.get_field(name)
+    if not isinstance(field, models.CharField) or field.max_length is None:
+        raise TypeError(f"Patient.{name} is not a text column of bounded length")
+    return field.max_length
+
+
 SIDE_EFFECT_PATTERN = re.compile(r"(?P<label>.+?)\s*\((?P<severity>[^()]+)\)")
 
 
@@ -375,7 +384,7 @@ def _row(number: int, cell: dict[str, Any], *, mrn: str | None) -> Row:
         row.mrn = (mrn if mrn is not None else _text(cell.get("mrn"))).strip()
         if not row.mrn:
             raise CellError(MRN_REQUIRED)
-        if len(row.mrn) > Patient._meta.get_field("mrn").max_length:  # type: ignore[operator]
+        if len(row.mrn) > patient_text_limit("mrn"):
             raise CellError(MRN_TOO_LONG)
         row.patient = _patient(*(cell.get(name) for name in PATIENT_COLUMNS))
         row.day = _day(cell.get("date"), "date")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -37,7 +37,7 @@ class UploadForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["clinic"].queryset = import_clinics(user)
+        cast(forms.ModelChoiceField, self.fields["clinic"]).queryset = import_clinics(user)
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -48,7 +48,7 @@ class UploadForm(forms.Form):
         return upload
 
 
-REASON_FIELD = DoseEntryForm.base_fields["override_reason"]
+REASON_FIELD = cast(forms.CharField, DoseEntryForm.base_fields["override_reason"])
 
 
 class ReasonsForm(forms.Form):

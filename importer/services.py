@@ -29,7 +29,7 @@ from titration import bulk, rules
 from titration.models import CheckIn, Flag, SideEffect
 from titration.services import DUPLICATE_CHECKIN_DAY, NewDose, doses_record_many
 
-from .formats import Parsed, PatientDetails, Row
+from .formats import Parsed, PatientDetails, Row, patient_text_limit
 
 NOT_A_PRESCRIBER = "Only a prescriber of the clinic can import into it."
 DUPLICATE_IN_FILE = "A second {what} for MRN {mrn} on {day} (already in row {first})."
@@ -112,7 +112,7 @@ class _Rollback(Exception):
         self.report = report
 
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]  # told the rows done; what it returns is ignored (tqdm's update returns one)
 
 
 def import_run(
@@ -181,7 +181,7 @@ def _known_patients(clinic: Clinic, keys: list[str]) -> dict[str, Patient]:
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         query = Patient.objects.annotate(mrn_lower=Lower("mrn")).filter(clinic=clinic, mrn_lower__in=chunk)
-        found.update({p.mrn_lower: p for p in query.select_related("clinic")})  # type: ignore[attr-defined]
+        found.update({p.mrn_lower: p for p in query.select_related("clinic")})  # type: ignore[attr-defined]  # annotated
     return found
 
 
@@ -221,7 +221,7 @@ def _patient_problem(
     if not (details.given_name and details.family_name and details.date_of_birth and details.conditions):
         return NEW_PATIENT_NEEDS.format(mrn=mrn)
     for name in ("given_name", "family_name"):
-        if len(getattr(details, name)) > Patient._meta.get_field(name).max_length:  # type: ignore[operator]
+        if len(getattr(details, name)) > patient_text_limit(name):
             return f"The {name} is longer than 100 characters."
     if details.date_of_birth > today:
         return BIRTH_IN_FUTURE
@@ -288,6 +288,8 @@ def _import_patient(
         "checkins": 0,
     }
     if patient is None:
+        if details.date_of_birth is None:  # _patient_problem refuses a new patient without one
+            raise ValueError("A new patient has a date of birth.")
         patient = patient_save(
             patient=Patient(
                 clinic=clinic,
@@ -330,7 +332,7 @@ def _assess_and_store(
     flags derived once). A row is stored whole or not at all. Returns how many entries and check-ins it added,
     and the row of each record."""
     checked = dict(CheckIn.objects.live().filter(patient=patient).values_list("checked_on", "pain_score"))
-    candidates: list[tuple[Row, bool]] = []  # the row, and whether its check-in is to be stored
+    candidates: list[tuple[Row, datetime.date, bool]] = []  # the row, its day, whether its check-in is stored
     for row in sorted(rows, key=lambda r: (r.day, r.number)):
         day = row.day
         if day is None:  # refused when read
@@ -344,8 +346,8 @@ def _assess_and_store(
                 report.refuse(row.number, row.mrn, problem)
                 continue
             checkin_needed = day not in checked
-        candidates.append((row, checkin_needed))
-    with_dose = [(row, _new_dose(row, by, file_name, reasons)) for row, _ in candidates if row.dose is not None]
+        candidates.append((row, day, checkin_needed))
+    with_dose = [(row, _new_dose(row, by, file_name, reasons)) for row, _, _ in candidates if row.dose is not None]
     outcomes = doses_record_many(
         patient=patient, by=by, doses=[dose for _, dose in with_dose], cause=f"the import of {short_name(file_name)}"
     )
@@ -353,7 +355,7 @@ def _assess_and_store(
     rows_of: dict[tuple[str, int], int] = {}
     checkins: list[tuple[Row, CheckIn]] = []
     entries = 0
-    for row, checkin_needed in candidates:
+    for row, day, checkin_needed in candidates:
         dose_needed = False
         if row.number in outcome_of:
             dose, outcome = outcome_of[row.number]
@@ -376,7 +378,7 @@ def _assess_and_store(
         if checkin_needed and row.checkin is not None:
             checkin = CheckIn(
                 patient=patient,
-                checked_on=row.day,
+                checked_on=day,
                 pain_score=row.checkin.pain_score,
                 sleep_quality=row.checkin.sleep_quality,
                 notes=row.checkin.notes,
@@ -483,7 +485,7 @@ def _report_flags(patient: Patient, before: set[int], rows_of: dict[tuple[str, i
         report.flag_counts[label] = report.flag_counts.get(label, 0) + 1
         if len(report.flags) < MAX_LISTED:
             row = rows_of.get(("dose", entry_id)) if entry_id else rows_of.get(("checkin", checkin_id))
-            day: datetime.date | None = entry_day or checkin_day
+            day: datetime.date | None = entry_day if entry_id else checkin_day
             report.flags.append(
                 {
                     "row": row,

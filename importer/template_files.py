@@ -56,9 +56,12 @@ def template_csv(today: datetime.date) -> str:
 def template_xlsx(today: datetime.date) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.worksheet.worksheet import Worksheet
 
     workbook = Workbook()
     sheet = workbook.active
+    if not isinstance(sheet, Worksheet):  # a new workbook opens on its one worksheet
+        raise TypeError("a new workbook has no active worksheet")
     sheet.title = "Doses"
     sheet.append(list(TEMPLATE_COLUMNS))
     for cell in sheet[1]:

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from patients.access import ViewFunc, permission_required
+from patients.access import Params, Response, View, permission_required
 
 from . import batches, formats, template_files
 from .forms import ReasonsForm, UploadForm
@@ -20,7 +20,7 @@ IMPORT_PERMISSION = "titration.add_doseentry"
 RECENT_BATCHES = 10
 
 
-def _prescribers_only(view: ViewFunc) -> ViewFunc:
+def _prescribers_only(view: View[Params, Response]) -> View[Params, Response]:
     return permission_required("patients.add_patient")(permission_required(IMPORT_PERMISSION)(view))
 
 
@@ -44,7 +44,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             return redirect("importer:batch", batch_id=batch.pk)
     recent = (
         ImportBatch.objects.visible_to(request.user)
-        .filter(uploaded_by=request.user)
+        .filter(uploaded_by_id=request.user.pk)
         .select_related("clinic")[:RECENT_BATCHES]
     )
     return render(request, "importer/upload.html", {"form": form, "recent": recent})

@@ -87,7 +87,7 @@ class MedicationEntryForm(forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         if not cleaned.get("reference") and not cleaned.get("name", "").strip() and "reference" not in self.errors:
             self.add_error("name", services.NAME_REQUIRED)
         start = cleaned.get("start_date")

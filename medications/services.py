@@ -154,7 +154,7 @@ def safety_profile_save(
     ``version`` is the version of the profile the user saw (``patients.concurrency``), None when they saw none.
     A profile changed or created by someone else meanwhile raises StaleEditError and nothing is saved.
     """
-    values = {
+    values: dict[str, Any] = {
         "pregnant": pregnant,
         "breastfeeding": breastfeeding,
         "hepatic_impairment": hepatic_impairment,

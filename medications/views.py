@@ -124,13 +124,13 @@ def safety_profile(request: HttpRequest, patient: Patient) -> HttpResponse:
     opened_blank = data is not None and VERSION_FIELD not in data
     form = SafetyProfileForm(data, instance=SafetyProfile(patient=patient) if opened_blank or not profile else profile)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        cleaned = form.cleaned_data
         try:
             services.safety_profile_save(
                 patient=patient,
                 by=request.user,
                 version=form.opened_version,
-                **{field: data[field] for field in services.SAFETY_FIELDS},
+                **{field: cleaned[field] for field in services.SAFETY_FIELDS},
             )
         except StaleEditError as exc:
             current = SafetyProfile.objects.get(patient=patient)

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 
 from accounts.principal import principal_of
 
 from .models import Clinic, Patient
 
-ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+Params = ParamSpec("Params")
+Response = TypeVar("Response", bound=HttpResponseBase)  # a page, a redirect, or a streamed CSV
+View = Callable[Concatenate[HttpRequest, Params], Response]
 
 ROLE_REFUSED = "Your role does not allow this action."
 # Set on a patient read with its row locked: the transaction it was locked in.
@@ -76,34 +79,38 @@ def get_clinic_for(user: Any, clinic_id: int) -> Clinic:
     return get_object_or_404(clinics_for(user), pk=clinic_id)
 
 
-def permission_required(perm: str) -> Callable[[ViewFunc], ViewFunc]:
+def permission_required(
+    perm: str,
+) -> Callable[[View[Params, Response]], View[Params, Response]]:
     """403 (PermissionDenied) unless the user has ``perm``."""
 
-    def decorator(view: ViewFunc) -> ViewFunc:
+    def decorator(view: View[Params, Response]) -> View[Params, Response]:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, /, *args: Params.args, **kwargs: Params.kwargs) -> Response:
             if not request.user.has_perm(perm):
                 raise PermissionDenied(ROLE_REFUSED)
             return view(request, *args, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return wrapped
 
     return decorator
 
 
-def superuser_required(view: ViewFunc) -> ViewFunc:
+def superuser_required(view: View[Params, Response]) -> View[Params, Response]:
     """403 for everyone but superusers (after any 404 from an object lookup inside the view)."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, /, *args: Params.args, **kwargs: Params.kwargs) -> Response:
         if not request.user.is_superuser:
             raise PermissionDenied("Only administrators can see the access log.")
         return view(request, *args, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+    return wrapped
 
 
-def with_patient(perm: str | None = None, *, log_as: str | None = None) -> Callable[[ViewFunc], ViewFunc]:
+def with_patient(
+    perm: str | None = None, *, log_as: str | None = None
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Turn the URL's ``patient_id`` into ``patient``: 404 outside the user's clinics, then 403 without ``perm``.
 
     The clinic check comes first so a refusal never confirms that another clinic's patient exists. With
@@ -114,9 +121,10 @@ def with_patient(perm: str | None = None, *, log_as: str | None = None) -> Calla
     transaction: writes to one patient are serialised, and the services need not read the patient again.
     """
 
-    def decorator(view: ViewFunc) -> ViewFunc:
+    # The view takes ``patient``; the URL gives ``patient_id``: a signature that ParamSpec cannot spell.
+    def decorator(view: Callable[..., Response]) -> Callable[..., Response]:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, patient_id: int, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, patient_id: int, **kwargs: Any) -> Response:
             writes = request.method == "POST" and transaction.get_connection().in_atomic_block
             patient = get_patient_for(request.user, patient_id, for_update=writes)
             if perm is not None and not request.user.has_perm(perm):
@@ -125,7 +133,7 @@ def with_patient(perm: str | None = None, *, log_as: str | None = None) -> Calla
                 log_access(request, log_as, patient=patient)
             return view(request, *args, patient=patient, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return wrapped
 
     return decorator
 

@@ -17,8 +17,8 @@ Record = TypeVar("Record", bound=models.Model)
 
 def audited(instance: Record, *, by: Any, reason: str = "") -> Record:
     """Mark ``instance`` so its next save is recorded as done by ``by``, for ``reason``."""
-    instance._history_user = by  # type: ignore[attr-defined]
-    instance._change_reason = reason  # type: ignore[attr-defined]
+    instance._history_user = by  # type: ignore[attr-defined]  # simple-history's documented hook, undeclared
+    instance._change_reason = reason  # type: ignore[attr-defined]  # simple-history's documented hook, undeclared
     return instance
 
 

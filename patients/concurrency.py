@@ -47,6 +47,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.http import QueryDict
 from django.utils import dateformat, timezone
 from django.utils.text import capfirst
 
@@ -69,7 +70,8 @@ def version_of(instance: models.Model) -> int | None:
     """The id of the newest history row of ``instance``; None for an unsaved record or one without history."""
     if instance.pk is None:
         return None
-    return instance.history.order_by("-history_id").values_list("history_id", flat=True).first()  # type: ignore[attr-defined]
+    history = instance.history  # type: ignore[attr-defined]  # simple-history's manager; Model does not declare it
+    return history.order_by("-history_id").values_list("history_id", flat=True).first()
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,9 @@ def display_value(value: Any, field: models.Field | None = None) -> str:
         if field.choices:
             value = dict(field.flatchoices).get(value, value)
         elif field.is_relation and not isinstance(value, models.Model):
-            value = field.related_model._default_manager.filter(pk=value).first() or value  # type: ignore[union-attr]
+            related = field.related_model
+            if isinstance(related, type) and issubclass(related, models.Model):
+                value = related._default_manager.filter(pk=value).first() or value
     if value is None or value == "":
         return EMPTY
     if isinstance(value, bool):
@@ -149,7 +153,7 @@ def _model_field(model: type[models.Model], name: str) -> models.Field | None:
         field = model._meta.get_field(name)
     except FieldDoesNotExist:  # a related value (a patient's diagnoses), not a column
         return None
-    return field if getattr(field, "concrete", False) and not field.many_to_many else None  # type: ignore[return-value]
+    return field if isinstance(field, models.Field) and field.concrete and not field.many_to_many else None
 
 
 def submitted_values(instance: models.Model, names: Iterable[str]) -> dict[str, Any]:
@@ -189,7 +193,7 @@ def check_version(
     """
     model = type(instance)
     list(model._default_manager.select_for_update().filter(pk=instance.pk).values_list("pk", flat=True))
-    history = instance.history.all()  # type: ignore[attr-defined]
+    history = instance.history.all()  # type: ignore[attr-defined]  # simple-history's manager, undeclared on Model
     newest = history.order_by("-history_id").first()
     current_version = newest.history_id if newest is not None else None
     if (opened or None) == current_version:
@@ -283,7 +287,7 @@ class VersionedFormMixin(forms.BaseForm):
                 self.add_error(None, VERSION_UNREADABLE)
         return cleaned
 
-    def show_stale(self, error: StaleEditError, *, current: models.Model) -> None:
+    def show_stale(self, error: StaleEditError, *, current: models.Model | None) -> None:
         """Re-render after a refused save: the new version, the user's own changes, everyone else's.
 
         A field the user changed keeps the user's value, even if the other user changed it too (the diff
@@ -291,10 +295,10 @@ class VersionedFormMixin(forms.BaseForm):
         user's changes does not undo the other user's. Nothing is saved until the user submits again.
         """
         self.stale = error
-        self.data = self.data.copy()
+        self.data = self.data.copy() if isinstance(self.data, QueryDict) else dict(self.data)
         self.put_data(VERSION_FIELD, [str(error.current_version or 0)])
         for change in error.changes:
-            if change.changed_by_other and not change.changed_by_you:
+            if change.changed_by_other and not change.changed_by_you and current is not None:
                 self.reset_to_current(change.name, current)
 
     def reset_to_current(self, name: str, current: models.Model) -> None:
@@ -304,12 +308,14 @@ class VersionedFormMixin(forms.BaseForm):
 
     def put_data(self, name: str, values: list[str]) -> None:
         """Replace the submitted value(s) of field ``name`` (the form's data must be a copy, not the request's)."""
-        key = self.add_prefix(name)
-        if hasattr(self.data, "setlist"):
-            self.data.setlist(key, values)
+        key, data = self.add_prefix(name), self.data
+        if isinstance(data, QueryDict):
+            data.setlist(key, values)
+        elif not isinstance(data, dict):
+            raise TypeError("put_data needs the form's data copied first (show_stale does)")
         elif len(values) == 1:
-            self.data[key] = values[0]
+            data[key] = values[0]
         elif values:
-            self.data[key] = values
+            data[key] = values
         else:
-            self.data.pop(key, None)
+            data.pop(key, None)

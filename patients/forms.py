@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
-from typing import Any
+from typing import Any, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Fieldset, Layout, Submit
@@ -47,6 +47,13 @@ def _prescribers_of(clinics: QuerySet[Clinic]) -> QuerySet[Any]:
     )
 
 
+class PrescriberChoiceField(forms.ModelChoiceField):
+    """Prescribers by full name, or username when they have none."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.username
+
+
 class PatientForm(VersionedFormMixin, forms.ModelForm):
     """Create or edit a patient and their conditions (with the date each was diagnosed)."""
 
@@ -78,13 +85,14 @@ class PatientForm(VersionedFormMixin, forms.ModelForm):
             "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
+        field_classes = {"prescriber": PrescriberChoiceField}
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from .access import clinics_for
 
         clinics = clinics_for(user)
-        self.fields["clinic"].queryset = clinics
+        cast(forms.ModelChoiceField, self.fields["clinic"]).queryset = clinics
         if self.instance.pk:
             # A patient does not move between clinics through this form.
             del self.fields["clinic"]
@@ -93,8 +101,7 @@ class PatientForm(VersionedFormMixin, forms.ModelForm):
             # One clinic: the patient joins it, no choice to make.
             del self.fields["clinic"]
             self.instance.clinic = clinics[0]
-        self.fields["prescriber"].queryset = _prescribers_of(clinics)
-        self.fields["prescriber"].label_from_instance = lambda u: u.get_full_name() or u.username
+        cast(PrescriberChoiceField, self.fields["prescriber"]).queryset = _prescribers_of(clinics)
         if not self.instance.pk and user.has_perm("patients.add_patient"):
             self.fields["prescriber"].initial = user.pk
         self.fields["sex"].required = False
@@ -109,14 +116,15 @@ class PatientForm(VersionedFormMixin, forms.ModelForm):
             )
         self._diagnosis_fields: dict[int, str] = {}
         existing = {}
+        conditions = cast(forms.ModelMultipleChoiceField, self.fields["conditions"])
         if self.instance.pk:
             existing = {d.condition_id: d.diagnosed_on for d in self.instance.diagnoses.all()}
             self.fields["conditions"].initial = list(existing)
             # Keep a condition an admin has since retired selectable for the patients who have it.
-            self.fields["conditions"].queryset = Condition.objects.filter(is_active=True) | Condition.objects.filter(
+            conditions.queryset = Condition.objects.filter(is_active=True) | Condition.objects.filter(
                 pk__in=list(existing)
             )
-        for condition in self.fields["conditions"].queryset:
+        for condition in conditions.queryset or ():
             name = f"diagnosed_on_{condition.pk}"
             self._diagnosis_fields[condition.pk] = name
             self.fields[name] = forms.DateField(

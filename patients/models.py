@@ -201,7 +201,9 @@ class Patient(models.Model):
     )
     is_active = models.BooleanField("active", default=True)
     notes = models.TextField(blank=True)
-    conditions = models.ManyToManyField(Condition, through="Diagnosis", related_name="patients")
+    conditions: models.ManyToManyField[Condition, Diagnosis] = models.ManyToManyField(
+        Condition, through="Diagnosis", related_name="patients"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["updated_at"])

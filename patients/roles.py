@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, PermissionsMixin
 
 
 class Role(StrEnum):
@@ -34,7 +34,12 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> Role | None:
     from accounts.principal import principal_of
 
     principal = principal_of(user)
-    names = principal.group_names if principal is not None else {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
+    if principal is not None:
+        names: set[str] | frozenset[str] = principal.group_names
+    elif isinstance(user, PermissionsMixin):  # a user model with groups, as Django's User is
+        names = {g.name for g in user.groups.all()}
+    else:
+        return None
     for role in (Role.PRESCRIBER, Role.STAFF):
         if role.group_name in names:
             return role
