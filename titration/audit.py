@@ -149,7 +149,7 @@ def _safety_summary(record: Any) -> str:
 
 
 # How a flag was closed, as the audit trail says it (who, when and why follow).
-CLOSED_AS_ACTIONS = {
+CLOSED_AS_ACTIONS: dict[str, str] = {
     Flag.ClosedAs.ACKNOWLEDGED: "acknowledged",
     Flag.ClosedAs.ENTRY_VOIDED: "closed because its entry was voided",
     Flag.ClosedAs.REASSESSED: "closed on re-assessment",

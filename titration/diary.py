@@ -10,10 +10,10 @@ unless every row is accepted.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.db import transaction
@@ -163,7 +163,7 @@ class DiaryRangeForm(forms.Form):
         self.patient, self.today = patient, today
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         if self.errors:
             return cleaned
         start: datetime.date | None = cleaned.get("start")
@@ -267,7 +267,8 @@ class DiaryRowForm(DoseEntryForm):
         del self.fields["formulation"]
         self.fields["taken_on"].widget = forms.HiddenInput()
         self.fields["taken_on"].initial = day
-        self.fields["status"].choices = [(DoseStatus.TAKEN, "Taken"), (DoseStatus.MISSED, "Missed")]
+        status = cast(forms.ChoiceField, self.fields["status"])
+        status.choices = [(DoseStatus.TAKEN, "Taken"), (DoseStatus.MISSED, "Missed")]
         self.fields["dose_mg"].widget.attrs.pop("autofocus", None)
         self.fields["notes"].widget = forms.TextInput()
         label = f"{day:%-d %b %Y}"
@@ -312,18 +313,30 @@ class DiaryRowForm(DoseEntryForm):
         }
 
 
-class BaseDiaryFormSet(BaseFormSet):
+if TYPE_CHECKING:
+    _RowFormSet = BaseFormSet[DiaryRowForm]
+else:  # BaseFormSet takes no type argument at run time
+    _RowFormSet = BaseFormSet
+
+
+class BaseDiaryFormSet(_RowFormSet):
     """One ``DiaryRowForm`` per open day, in date order; the days are the server's, never the browser's."""
 
     def __init__(
-        self, *args: Any, patient: Patient, rows: list[DiaryDay], concentration: Decimal | None = None, **kwargs: Any
+        self,
+        data: Mapping[str, Any] | None = None,
+        *,
+        patient: Patient,
+        rows: list[DiaryDay],
+        concentration: Decimal | None = None,
+        **kwargs: Any,
     ) -> None:
         """``concentration``: the mg/mL of a liquid plan; its rows take the dose in mL, as the dose form does."""
         self.patient = patient
         self.concentration = concentration
         self.open_rows = [row for row in rows if row.logged is None]
         initial = [{"taken_on": row.day, "status": DoseStatus.TAKEN, **self._prefill(row)} for row in self.open_rows]
-        super().__init__(*args, initial=initial, **kwargs)
+        super().__init__(data, initial=initial, **kwargs)
 
     def _prefill(self, row: DiaryDay) -> dict[str, str]:
         """The expected dose; on a liquid plan the volume that measures it, when a syringe can (0.01 mL)."""
@@ -355,13 +368,17 @@ class BaseDiaryFormSet(BaseFormSet):
         )
 
 
-DiaryFormSet = formset_factory(
-    DiaryRowForm,
-    formset=BaseDiaryFormSet,
-    extra=0,
-    max_num=DIARY_MAX_DAYS,
-    absolute_max=DIARY_MAX_DAYS,
-    validate_max=True,
+# formset_factory makes a subclass of the formset it is given, with the factory's settings.
+DiaryFormSet = cast(
+    type[BaseDiaryFormSet],
+    formset_factory(
+        DiaryRowForm,
+        formset=BaseDiaryFormSet,
+        extra=0,
+        max_num=DIARY_MAX_DAYS,
+        absolute_max=DIARY_MAX_DAYS,
+        validate_max=True,
+    ),
 )
 
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Fieldset, Layout, Submit
 from django import forms
+from django.http import QueryDict
 
 from patients.concurrency import VERSION_FIELD, VersionedFormMixin
 from patients.models import Patient, clinic_today
@@ -145,7 +146,7 @@ class DoseEntryForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         cleaned["ml_in_mg_field"] = getattr(self, "ml_in_mg_field", None)
         warned_for = cleaned.get("confirmed_dose_mg", "").strip()
         if cleaned.get("confirm_out_of_range") and warned_for and warned_for != self._dose_key():
@@ -167,9 +168,10 @@ class DoseEntryForm(forms.Form):
     def ask_confirmation(self, message: str, findings: tuple[rules.Finding, ...] = ()) -> None:
         """Show why the dose needs a confirmation with a reason; it then holds for this dose only."""
         self.show_confirmation(findings)
-        self.data = self.data.copy()
-        self.data[self.add_prefix("confirmed_dose_mg")] = self._dose_key()
-        self.data[self.add_prefix("confirm_out_of_range")] = ""
+        data = self.data.copy() if isinstance(self.data, QueryDict) else dict(self.data)
+        data[self.add_prefix("confirmed_dose_mg")] = self._dose_key()
+        data[self.add_prefix("confirm_out_of_range")] = ""
+        self.data = data
         self.add_error("confirm_out_of_range", f"{message} {CONFIRM_HINT}")
 
     def show_confirmation(self, findings: tuple[rules.Finding, ...]) -> None:
@@ -258,7 +260,7 @@ class PlanForm(VersionedFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in PRESET_FIELDS:
             self.fields[name].required = False
-        self.fields["step_interval_days"].min_value = rules.PLAN_INTERVAL_MIN_DAYS
+        cast(forms.IntegerField, self.fields["step_interval_days"]).min_value = rules.PLAN_INTERVAL_MIN_DAYS
         self.fields["step_interval_days"].widget.attrs.update(
             {"min": rules.PLAN_INTERVAL_MIN_DAYS, "max": rules.PLAN_INTERVAL_MAX_DAYS}
         )
@@ -322,7 +324,7 @@ class PlanForm(VersionedFormMixin, forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         preset = cleaned.get("preset")
         for name in PRESET_FIELDS:
             if cleaned.get(name) is None and name not in self.errors:
@@ -410,7 +412,7 @@ class PlanStateForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         if cleaned.get("state") == rules.PlanState.STOPPED and not cleaned.get("stop_reason"):
             self.add_error("stop_reason", STOP_REASON_REQUIRED)
         return cleaned
@@ -493,7 +495,7 @@ class CheckInForm(forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         other = cleaned.get("side_effect_other")
         description = (cleaned.get("side_effect_other_description") or "").strip()
         if other and not description:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
@@ -18,7 +19,13 @@ from patients.models import ClinicScopedQuerySet, Patient
 
 from . import outcomes, rules
 
-DOSE_FIELD = {"max_digits": 5, "decimal_places": 2}
+
+class DecimalSize(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+DOSE_FIELD: DecimalSize = {"max_digits": 5, "decimal_places": 2}
 _DOSE_IN_HARD_LIMITS = {"gt": Decimal("0"), "lte": rules.HARD_MAX_MG}
 
 

@@ -42,7 +42,7 @@ def plan_terms(plans: list[TitrationPlan], states: list[PlanStateChange]) -> lis
                 last_day=timezone.localdate(plan.ended_at) if plan.ended_at else None,
                 states=tuple(by_plan.get(plan.pk, ())),
                 formulation=plan.formulation,
-                set_on=timezone.localdate(plan.created_at) if plan.created_at else None,
+                set_on=timezone.localdate(plan.created_at),
                 supply_change=rules.supply_change_note(previous, supply),
             )
         )
@@ -356,11 +356,11 @@ def flag_queue(user: Any, *, severity: str | None = None, kind: str | None = Non
     if kind in FLAG_KIND_FILTERS:
         flags = flags.filter(kind=kind)
     # Windows over the filtered flags: a patient's group is what the filters leave of their open flags.
-    patient = {"partition_by": [F("patient_id")]}
+    by_patient = [F("patient_id")]
     return flags.annotate(
-        patient_severity=Window(Max("severity"), **patient),
-        patient_since=Window(Min("created_at"), **patient),
-        patient_open=Window(Count("pk"), **patient),
+        patient_severity=Window(Max("severity"), partition_by=by_patient),
+        patient_since=Window(Min("created_at"), partition_by=by_patient),
+        patient_open=Window(Count("pk"), partition_by=by_patient),
     ).order_by("-patient_severity", "patient_since", "patient_id", "-severity", "created_at", "pk")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -231,12 +231,14 @@ def _audit_reason(text: str) -> str:
 
 def _against_the_plan_opened(error: StaleEditError, *, opened: int, current: TitrationPlan) -> StaleEditError:
     """A plan replaced meanwhile is another record: compare with the plan the user opened, not with nothing."""
-    row = TitrationPlan.history.filter(history_id=opened, patient_id=current.patient_id).first()  # type: ignore[attr-defined]
+    row = TitrationPlan.history.filter(history_id=opened, patient_id=current.patient_id).first()
     if row is None or row.id == current.pk:
         return error
     changes = []
     for change in error.changes:
         field = TitrationPlan._meta.get_field(change.name)
+        if not isinstance(field, models.Field):  # a stale edit compares the plan's own columns only
+            raise TypeError(f"{change.name} is not a column of the plan")
         then = display_value(getattr(row, field.attname), field)
         changes.append(FieldChange(change.name, change.label, then, change.current, change.submitted))
     return StaleEditError(
@@ -631,7 +633,7 @@ def _dose_assess(
         override_reason=confirmed_reason,
     )
     why = " — ".join(filter(None, (dose.audit_reason, confirmed_reason)))
-    entry._change_reason = _audit_reason(why)  # type: ignore[attr-defined]
+    entry._change_reason = _audit_reason(why)  # type: ignore[attr-defined]  # simple-history's hook, undeclared
     return entry, verdict.findings
 
 
@@ -707,7 +709,7 @@ def _reconcile(
             if (flag.message, flag.severity) == (finding.message, finding.severity):
                 continue
             flag.message, flag.severity = finding.message, finding.severity
-            flag._change_reason = f"Re-assessed after {cause}."  # type: ignore[attr-defined]
+            flag._change_reason = f"Re-assessed after {cause}."  # type: ignore[attr-defined]  # simple-history's hook
         changed.append(flag)
     if changed:
         bulk_update_with_history(
@@ -844,7 +846,7 @@ def checkin_record(
     sleep_quality: int | None = None,
     pgic: int | None = None,
     notes: str = "",
-    side_effects: list[tuple[str, str, str]] = (),  # type: ignore[assignment]
+    side_effects: Sequence[tuple[str, str, str]] = (),
 ) -> tuple[CheckIn, list[Flag]]:
     """Store a check-in with its side effects ((kind, severity, description) triples).
 
@@ -911,7 +913,7 @@ def record_void(*, record: Voidable, by: Any, reason: str) -> Voidable:
     """Void a dose entry or check-in; voiding twice keeps the first void."""
     if not reason.strip():
         raise RecordError(REASON_REQUIRED, Problem.REASON)
-    locked = type(record).objects.select_for_update().get(pk=record.pk)
+    locked: Voidable = type(record)._default_manager.select_for_update().get(pk=record.pk)
     if locked.voided_at is not None:
         raise RecordError(ALREADY_VOIDED, Problem.REASON)
     locked.voided_at = timezone.now()

@@ -129,16 +129,16 @@ def worklist(user: Any, today: datetime.date) -> Worklist:
     )
     rows = []
     for patient in patients:
-        today_course = courses.get(patient.pk)
+        course = courses.get(patient.pk)
         rows.append(
             Row(
                 patient=patient,
                 reasons=sorted(reasons[patient.pk], key=list(Reason).index),
-                expected=today_course.expected if today_course else None,
-                logged_today=today_course.logged_today if today_course else False,
-                step_up=today_course.step_up if today_course else None,
+                expected=course.expected if course is not None else None,
+                logged_today=course.logged_today if course is not None else False,
+                step_up=course.step_up if course is not None else None,
                 critical_flags=critical_counts.get(patient.pk, 0),
-                formulation=today_course.formulation if today_course else "",
+                formulation=course.formulation if course is not None else "",
             )
         )
     for row, below in itertools.pairwise(rows):
