@@ -199,7 +199,7 @@ def _snapshot(patient) -> tuple:
         )
     )
     entries = sorted(DoseEntry.objects.filter(patient=patient).values_list("pk", "scheduled_dose_mg", "course_after"))
-    return flags, entries, Flag.history.filter(patient_id=patient.pk).count()  # type: ignore[attr-defined]
+    return flags, entries, Flag.history.filter(patient_id=patient.pk).count()  # type: ignore[attr-defined]  # simple-history
 
 
 def _record(patient, by, day, dose, status=DoseStatus.TAKEN) -> None:
