@@ -29,10 +29,10 @@ SCREENSHOTS = os.environ.get("BROWSER_SCREENSHOTS")
 AXE_COUNTS: dict[str, dict[str, int]] = {}
 
 
-def pytest_terminal_summary(terminalreporter: object) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not AXE_COUNTS:
         return
-    write = terminalreporter.write_line  # type: ignore[attr-defined]
+    write = terminalreporter.write_line
     write("axe-core WCAG 2.1 AA violations (elements) by page and impact:")
     impacts = ("critical", "serious", "moderate", "minor")
     for name, counts in AXE_COUNTS.items():
