@@ -28,13 +28,21 @@ def unsaved(model: type[Record], *, related: dict[str, models.Model | None], **v
     faster than keywords, which counts for the many rows of a batch). ``values`` by attname (other fields take
     their defaults); ``related``: foreign keys by name, cached on the instance so reading them costs no query."""
     meta = model._meta
+    keys = {name: _foreign_key(model, name) for name in related}
     for name, obj in related.items():
-        values[meta.get_field(name).attname] = None if obj is None else obj.pk  # type: ignore[attr-defined]
+        values[keys[name].attname] = None if obj is None else obj.pk
     instance = model(*[values[f.attname] if f.attname in values else f.get_default() for f in meta.concrete_fields])
     for name, obj in related.items():
         if obj is not None:
-            meta.get_field(name).set_cached_value(instance, obj)  # type: ignore[union-attr]
+            keys[name].set_cached_value(instance, obj)
     return instance
+
+
+def _foreign_key(model: type[models.Model], name: str) -> models.ForeignKey[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.ForeignKey):
+        raise TypeError(f"{model.__name__}.{name} is not a foreign key")
+    return field
 
 
 def insert_with_history(objects: Sequence[Record], *, by: Any, reasons: Sequence[str]) -> list[Record]:
@@ -71,7 +79,7 @@ def _copy_with_history(objects: list[Record], *, by: Any, reasons: Sequence[str]
         instance._state.db = connection.alias
     _copy(meta.db_table, fields, ([_value(f, getattr(o, f.attname)) for f in fields] for o in objects))
 
-    history = model.history.model  # type: ignore[attr-defined]
+    history = model.history.model  # type: ignore[attr-defined]  # simple-history's manager, undeclared on Model
     tracked = [f for f in history._meta.concrete_fields if not f.name.startswith("history_")]
     extra = ["history_date", "history_change_reason", "history_type", "history_user_id"]
     user_id = getattr(by, "pk", None)
@@ -87,7 +95,7 @@ def _copy(table: str, columns: Sequence[models.Field[Any, Any] | str], rows: Any
     names = ", ".join(connection.ops.quote_name(c if isinstance(c, str) else c.column) for c in columns)
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg's own cursor, under Django's wrapper
-        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
 

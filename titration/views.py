@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib import messages
@@ -8,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.db.models import Prefetch
+from django.db.models.query import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -383,7 +385,7 @@ def plan_state(request: HttpRequest, patient: Patient) -> HttpResponse:
     form = PlanStateForm(request.POST)
     if not form.is_valid():
         stop_errors = form.errors.get("stop_reason")
-        messages.error(request, stop_errors[0] if stop_errors else "Choose the new state and give the reason.")
+        messages.error(request, str(stop_errors[0]) if stop_errors else "Choose the new state and give the reason.")
         return redirect("titration:plan", patient_id=patient.pk)
     try:
         change = services.plan_state_set(
@@ -434,7 +436,8 @@ def _set_focus_next(page: Page) -> None:
     flags = list(page)
     following: list[int | None] = [flag.pk for flag in flags[1:]]
     if page.has_next():
-        following.append(page.paginator.object_list.values_list("pk", flat=True)[page.end_index()])
+        flags_listed = cast("QuerySet[Flag]", page.paginator.object_list)  # the queue pages a query of flags
+        following.append(flags_listed.values_list("pk", flat=True)[page.end_index()])
     else:
         following.append(flags[-2].pk if len(flags) > 1 else None)
     for flag, focus_next in zip(flags, following, strict=False):
