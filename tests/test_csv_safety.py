@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 
 from patients.csv_stream import csv_cell, csv_lines
 from patients.roles import Role
@@ -155,9 +156,11 @@ def body_of(response) -> str:
 @pytest.mark.django_db
 def test_the_access_log_csv_neutralises_a_username_like_a_formula(clinic, patient):
     viewer = make_user("@nurse.kim", Role.STAFF, clinic)  # "@" is a legal character in a Django username
-    assert client_for(viewer).get(f"/patients/{patient.pk}/").status_code == 200
+    assert client_for(viewer).get(reverse("titration:patient", args=[patient.pk])).status_code == 200
     admin = User.objects.create_superuser("admin", "admin@example.org", "an-admin-passphrase")
-    rows = list(csv.reader(io.StringIO(body_of(client_for(admin).get(f"/patients/{patient.pk}/access.csv")))))
+    rows = list(
+        csv.reader(io.StringIO(body_of(client_for(admin).get(reverse("patients:access-csv", args=[patient.pk])))))
+    )
     assert rows[0] == ["time_utc", "user", "action", "ip_address"]
     assert [row[1] for row in rows[1:]] == ["'@nurse.kim"]
 
@@ -170,10 +173,12 @@ def hostile_record(clinic, patient, staff, today):
     for days_ago, payload in enumerate(PAYLOADS, start=1):
         day = today - datetime.timedelta(days=days_ago)
         post = {"taken_on": day.isoformat(), "dose_mg": "1.5", "formulation": "capsule", "status": "taken"}
-        response = author_client.post(f"/patients/{patient.pk}/doses/new/", {**post, "notes": payload})
+        response = author_client.post(reverse("titration:dose-create", args=[patient.pk]), {**post, "notes": payload})
         assert response.status_code == 302, payload
     wrong = DoseEntry.objects.filter(patient=patient).order_by("taken_on").first()
-    response = author_client.post(f"/patients/{patient.pk}/doses/{wrong.pk}/void/", {"reason": "=1+1;x,@SUM(A1)"})
+    response = author_client.post(
+        reverse("titration:dose-void", args=[patient.pk, wrong.pk]), {"reason": "=1+1;x,@SUM(A1)"}
+    )
     assert response.status_code == 302
     checkin = {
         "checked_on": today.isoformat(),
@@ -182,7 +187,7 @@ def hostile_record(clinic, patient, staff, today):
         "side_effect_other": "mild",
         "side_effect_other_description": "\uff1d1+1",
     }
-    assert client_for(staff).post(f"/patients/{patient.pk}/checkins/new/", checkin).status_code == 302
+    assert client_for(staff).post(reverse("titration:checkin-create", args=[patient.pk]), checkin).status_code == 302
     return patient
 
 
@@ -197,7 +202,7 @@ def stored_texts(patient) -> set[str]:
 
 @pytest.mark.django_db
 def test_the_patient_export_neutralises_every_hostile_field(staff_client, hostile_record):
-    text = body_of(staff_client.get(f"/patients/{hostile_record.pk}/export.csv"))
+    text = body_of(staff_client.get(reverse("titration:export", args=[hostile_record.pk])))
     rows = list(csv.reader(io.StringIO(text, newline="")))
     cells = {cell for row in rows for cell in row}
     for stored in stored_texts(hostile_record):
@@ -309,7 +314,7 @@ def test_libreoffice_opens_the_patient_export_with_no_formula_cell(
     staff_client, hostile_record, tmp_path, calc_profile
 ):
     export = tmp_path / "export.csv"
-    export.write_text(body_of(staff_client.get(f"/patients/{hostile_record.pk}/export.csv")), newline="")
+    export.write_text(body_of(staff_client.get(reverse("titration:export", args=[hostile_record.pk]))), newline="")
 
     by_comma = open_in_calc(export, "comma", calc_profile)
     assert formula_cells(by_comma) == []
@@ -330,7 +335,7 @@ def test_libreoffice_opens_the_de_identified_export_with_no_formula_cell_and_no_
     staff_client, hostile_record, tmp_path, calc_profile
 ):
     export = tmp_path / "deidentified.csv"
-    response = staff_client.get(f"/patients/{hostile_record.pk}/export.csv?deidentified=1")
+    response = staff_client.get(f"{reverse('titration:export', args=[hostile_record.pk])}?deidentified=1")
     export.write_text(body_of(response), newline="")
     for separator in ("comma", "semicolon"):
         sheet = open_in_calc(export, separator, calc_profile)

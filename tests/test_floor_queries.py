@@ -9,7 +9,7 @@ test's own transaction would add.
 import pytest
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import path, reverse
 
 from accounts.two_factor import two_factor_status
 from ldn_tracker import urls as root_urls
@@ -60,9 +60,9 @@ def test_a_signed_in_request_costs_at_most_4_queries_before_the_view(request, wh
 @pytest.mark.parametrize("who", ["prescriber", "staff", "superuser"])
 def test_the_two_factor_page_costs_the_floor_and_its_own_two_queries(request, who, django_assert_max_num_queries):
     client = client_for(request.getfixturevalue(who))
-    client.get("/accounts/two-factor/")  # the session's first renewal is written here, not below
+    client.get(reverse("accounts:two-factor"))  # the session's first renewal is written here, not below
     with django_assert_max_num_queries(TWO_FACTOR_PAGE_MAX_QUERIES):
-        response = client.get("/accounts/two-factor/")
+        response = client.get(reverse("accounts:two-factor"))
     assert response.status_code == 200
 
 

@@ -10,13 +10,14 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
+from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.two_factor import TOTP_DEVICE_NAME, recovery_codes_replace
 from tests.conftest import PASSWORD
 
-LOGIN_URL = "/accounts/login/"
+LOGIN_URL = reverse("login")
 START = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
 
 

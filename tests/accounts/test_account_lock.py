@@ -5,6 +5,7 @@ import logging
 
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 
 from accounts.account_lock import FAILURE_LIMIT, cool_off_for
 from accounts.models import AccountLock
@@ -36,7 +37,7 @@ def signs_in(client, username: str, n: int = 999) -> bool:
     response = sign_in(client, username, PASSWORD, REMOTE_ADDR=address(n))
     if response.status_code == 302:
         assert "_auth_user_id" in client.session
-        client.post("/accounts/logout/")
+        client.post(reverse("logout"))
         return True
     assert response.status_code == LOCKED
     assert "_auth_user_id" not in client.session

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
+from django.urls import reverse
 
 from accounts.two_factor import two_factor_required
 from patients.models import Patient
@@ -13,9 +14,9 @@ from .conftest import code_for, give_authenticator, sign_in
 
 pytestmark = pytest.mark.django_db
 
-SETUP = "/accounts/two-factor/setup/"
-VERIFY = "/accounts/two-factor/verify/"
-PAGES = ["/", "/patients/", "/accounts/password/", "/admin/", "/admin/patients/patient/"]
+SETUP = reverse("accounts:two-factor-setup")
+VERIFY = reverse("accounts:two-factor-verify")
+PAGES = ["/", reverse("patients:list"), reverse("password_change"), "/admin/", "/admin/patients/patient/"]
 
 
 def password_only_client(user: User) -> Client:
@@ -101,7 +102,7 @@ def test_a_superuser_past_two_factor_sees_the_admin(superuser, make_patient, oth
 def test_the_admin_password_change_is_the_throttled_one(superuser):
     response = client_for(superuser).get("/admin/password_change/")
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/password/"
+    assert response["Location"] == reverse("password_change")
 
 
 def test_sign_in_still_works_for_a_superuser(clock, client, superuser):

@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from .urls_with_errors import SECRET_IN_ERROR
 
@@ -31,7 +32,7 @@ def test_a_404_shows_the_custom_page(prescriber_client, patient):
 
 
 def test_a_patient_of_another_clinic_is_a_plain_404(outsider_client, patient):
-    response = outsider_client.get(f"/patients/{patient.pk}/")
+    response = outsider_client.get(reverse("titration:patient", args=[patient.pk]))
     assert response.status_code == 404
     html = response.content.decode()
     assert patient.family_name not in html and patient.mrn not in html
@@ -51,7 +52,7 @@ def test_a_500_shows_the_custom_page_without_the_error(settings, prescriber_clie
 
 
 def test_a_403_says_why_and_gives_a_way_back(staff_client):
-    response = staff_client.get("/patients/new/")
+    response = staff_client.get(reverse("patients:create"))
     assert response.status_code == 403
     html = response.content.decode()
     assert "Your role does not allow this action." in html
@@ -63,7 +64,7 @@ def test_a_403_says_why_and_gives_a_way_back(staff_client):
 def test_a_refused_form_says_why_without_the_csrf_internals(prescriber):
     client = Client(enforce_csrf_checks=True)
     client.force_login(prescriber)
-    response = client.post("/patients/new/", {})
+    response = client.post(reverse("patients:create"), {})
     assert response.status_code == 403
     html = response.content.decode()
     assert "reload the page and try again" in html
@@ -74,7 +75,7 @@ def test_a_refused_form_says_why_without_the_csrf_internals(prescriber):
 
 def test_a_400_shows_the_custom_page(client):
     client.raise_request_exception = False
-    response = client.get("/accounts/login/", headers={"host": "evil.example"})
+    response = client.get(reverse("login"), headers={"host": "evil.example"})
     assert response.status_code == 400
     html = response.content.decode()
     assert "The request could not be understood" in html

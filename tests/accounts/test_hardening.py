@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ def policy(response) -> dict[str, list[str]]:
     return {name: values for name, *values in directives}
 
 
-@pytest.mark.parametrize("path", ["/", "/patients/", "/accounts/two-factor/setup/"])
+@pytest.mark.parametrize("path", ["/", reverse("patients:list"), reverse("accounts:two-factor-setup")])
 def test_pages_send_a_strict_content_security_policy(prescriber_client, path):
     csp = policy(prescriber_client.get(path))
     assert csp["script-src"] == ["'self'"]
@@ -38,7 +39,7 @@ def test_pages_send_a_strict_content_security_policy(prescriber_client, path):
 
 
 def test_the_sign_in_page_and_the_error_pages_have_the_policy_too(client):
-    assert "script-src 'self'" in client.get("/accounts/login/")["Content-Security-Policy"]
+    assert "script-src 'self'" in client.get(reverse("login"))["Content-Security-Policy"]
     assert "script-src 'self'" in client.get("/no-such-page/")["Content-Security-Policy"]
 
 
@@ -61,7 +62,12 @@ def test_templates_have_no_inline_script_handler_or_style(name, source):
 
 
 def test_the_pages_with_forms_and_the_chart_render_no_inline_code(prescriber_client, patient):
-    for path in ["/accounts/login/", "/patients/new/", f"/patients/{patient.pk}/", "/accounts/two-factor/setup/"]:
+    for path in [
+        reverse("login"),
+        reverse("patients:create"),
+        reverse("titration:patient", args=[patient.pk]),
+        reverse("accounts:two-factor-setup"),
+    ]:
         html = prescriber_client.get(path).content.decode()
         for tag in re.findall(r"<script\b[^>]*>", html, re.IGNORECASE):
             assert "src=" in tag or 'type="application/json"' in tag, (path, tag)

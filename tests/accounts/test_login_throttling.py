@@ -5,6 +5,7 @@ import datetime
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import User
+from django.urls import reverse
 
 from tests.conftest import PASSWORD
 
@@ -74,7 +75,7 @@ def test_the_lockout_is_for_the_username_and_address_together(client, clock, pre
 def test_a_successful_sign_in_clears_the_earlier_failures(client, clock, prescriber):
     fail(client, prescriber.username, 4)
     assert sign_in(client, prescriber.username).status_code == 302
-    client.post("/accounts/logout/")
+    client.post(reverse("logout"))
     fail(client, prescriber.username, 4)
     assert sign_in(client, prescriber.username).status_code == 302
 

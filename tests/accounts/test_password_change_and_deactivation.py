@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.test import Client
+from django.urls import reverse
 
 from accounts.models import SignInFailure
 from tests.conftest import PASSWORD, client_for
@@ -14,7 +15,7 @@ from .conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
-CHANGE = "/accounts/password/"
+CHANGE = reverse("password_change")
 NEW = "a-brand-new-passphrase-2026"
 LOCKED = 429
 
@@ -29,7 +30,7 @@ def password_is_unchanged(user: User) -> bool:
 
 
 def test_the_right_old_password_changes_it(prescriber_client, prescriber):
-    assert change(prescriber_client, PASSWORD)["Location"] == "/accounts/password/done/"
+    assert change(prescriber_client, PASSWORD)["Location"] == reverse("password_change_done")
     assert not password_is_unchanged(prescriber)
 
 

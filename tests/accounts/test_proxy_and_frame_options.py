@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from .test_hardening import production_env, run_manage
 
@@ -33,7 +34,7 @@ def test_a_nonsense_value_refuses_to_start():
 
 def test_a_client_cannot_pass_plain_http_off_as_https(settings, client):
     settings.SECURE_SSL_REDIRECT = True
-    response = client.get("/accounts/login/", headers={"x-forwarded-proto": "https"})
+    response = client.get(reverse("login"), headers={"x-forwarded-proto": "https"})
     assert response.status_code == 301
     assert response["Location"] == "https://testserver/accounts/login/"
 
@@ -41,12 +42,12 @@ def test_a_client_cannot_pass_plain_http_off_as_https(settings, client):
 def test_behind_a_trusted_proxy_its_header_marks_https(settings, client):
     settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    assert client.get("/accounts/login/", headers={"x-forwarded-proto": "https"}).status_code == 200
+    assert client.get(reverse("login"), headers={"x-forwarded-proto": "https"}).status_code == 200
 
 
 def test_the_400_for_a_bad_host_forbids_framing_and_keeps_the_other_headers():
     client = Client(raise_request_exception=False)
-    response = client.get("/accounts/login/", headers={"host": "evil.example"})
+    response = client.get(reverse("login"), headers={"host": "evil.example"})
     assert response.status_code == 400
     assert response["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
@@ -54,7 +55,7 @@ def test_the_400_for_a_bad_host_forbids_framing_and_keeps_the_other_headers():
     assert response["X-Request-ID"]
 
 
-@pytest.mark.parametrize("path", ["/accounts/login/", "/", "/no-such-page/", "/static/css/app.css", "/admin/"])
+@pytest.mark.parametrize("path", [reverse("login"), "/", "/no-such-page/", "/static/css/app.css", "/admin/"])
 def test_every_answer_forbids_framing(client, path):
     assert client.get(path)["X-Frame-Options"] == "DENY"
 
@@ -63,6 +64,6 @@ def test_the_bad_host_400_raised_by_the_https_redirect_forbids_framing_too(setti
     # With the HTTPS redirect on, SecurityMiddleware reads the Host header first and refuses it.
     settings.SECURE_SSL_REDIRECT = True
     client = Client(raise_request_exception=False)
-    response = client.get("/patients/", headers={"host": "evil.example"})
+    response = client.get(reverse("patients:list"), headers={"host": "evil.example"})
     assert response.status_code == 400
     assert response["X-Frame-Options"] == "DENY"

@@ -4,6 +4,7 @@ import logging
 import uuid
 
 import pytest
+from django.urls import reverse
 
 from ldn_tracker.middleware import RequestIdFilter
 
@@ -19,7 +20,7 @@ def request_id_of(response) -> str:
 
 
 def test_every_response_carries_a_new_request_id(client, prescriber_client):
-    ids = {request_id_of(client.get("/accounts/login/")), request_id_of(prescriber_client.get("/"))}
+    ids = {request_id_of(client.get(reverse("login"))), request_id_of(prescriber_client.get("/"))}
     ids.add(request_id_of(client.get("/no-such-page/")))
     assert len(ids) == 3
     assert all(uuid.UUID(value).version == 4 for value in ids)
@@ -27,20 +28,20 @@ def test_every_response_carries_a_new_request_id(client, prescriber_client):
 
 def test_a_valid_incoming_request_id_is_kept(client):
     incoming = str(uuid.uuid4())
-    assert request_id_of(client.get("/accounts/login/", headers={"X-Request-ID": incoming})) == incoming
+    assert request_id_of(client.get(reverse("login"), headers={"X-Request-ID": incoming})) == incoming
     upper = incoming.upper()
-    assert request_id_of(client.get("/accounts/login/", headers={"X-Request-ID": upper})) == incoming
+    assert request_id_of(client.get(reverse("login"), headers={"X-Request-ID": upper})) == incoming
 
 
 @pytest.mark.parametrize("incoming", ["not-a-uuid", "1234", "x" * 300, "a\nb", "' OR 1=1 --"])
 def test_any_other_incoming_request_id_is_replaced(client, incoming):
-    assert request_id_of(client.get("/accounts/login/", headers={"X-Request-ID": incoming})) != incoming
+    assert request_id_of(client.get(reverse("login"), headers={"X-Request-ID": incoming})) != incoming
 
 
 def test_the_log_lines_of_a_request_carry_its_id(client, prescriber, caplog):
     caplog.handler.addFilter(RequestIdFilter())
     caplog.set_level(logging.INFO)
-    response = client.post("/accounts/login/", {"username": prescriber.username, "password": "wrong"})
+    response = client.post(reverse("login"), {"username": prescriber.username, "password": "wrong"})
     request_id = request_id_of(response)
     records = [r for r in caplog.records if r.name == "ldn_tracker.security"]
     assert records

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from tests.conftest import PASSWORD
 
@@ -32,7 +33,7 @@ def test_a_failed_sign_in_is_logged_with_the_name_time_address_and_path(clock, c
         "user": "dr.lee",
         "at": "2026-03-02T09:00:00Z",
         "remote_addr": "203.0.113.7",
-        "path": "/accounts/login/",
+        "path": reverse("login"),
     }
 
 
@@ -69,16 +70,16 @@ def test_a_404_for_an_anonymous_visitor_is_logged_as_anonymous(client, security_
 
 
 def test_a_403_is_logged_with_the_user(staff_client, security_log):
-    assert staff_client.get("/patients/new/?q=Byron").status_code == 403
+    assert staff_client.get(f"{reverse('patients:create')}?q=Byron").status_code == 403
     [event] = security_log("forbidden")
     assert event["user"] == "nurse.kim"
-    assert event["path"] == "/patients/new/"
+    assert event["path"] == reverse("patients:create")
 
 
 def test_a_refused_csrf_token_is_logged(prescriber, security_log):
     client = Client(enforce_csrf_checks=True)
     client.force_login(prescriber)
-    assert client.post("/patients/new/", {}).status_code == 403
+    assert client.post(reverse("patients:create"), {}).status_code == 403
     assert security_log("forbidden")
 
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.test import Client
+from django.urls import reverse
 
 from accounts.middleware import SESSION_TIME_LIMIT_REACHED
 from tests.conftest import client_for
@@ -45,7 +46,7 @@ def test_signing_in_gives_a_new_session_key(client, prescriber):
 
 
 def test_sign_out_is_post_only(prescriber_client):
-    assert prescriber_client.get("/accounts/logout/").status_code == 405
+    assert prescriber_client.get(reverse("logout")).status_code == 405
     assert signed_in(prescriber_client)
 
 
@@ -53,7 +54,7 @@ def test_sign_out_ends_the_session_on_the_server(client, prescriber):
     sign_in(client, prescriber.username)
     old_key = session_key(client)
 
-    response = client.post("/accounts/logout/")
+    response = client.post(reverse("logout"))
     assert response.status_code == 302
     assert response["Location"] == LOGIN_URL
     assert not Session.objects.filter(session_key=old_key).exists()
@@ -96,7 +97,7 @@ def test_the_session_ends_twelve_hours_after_sign_in_however_active(clock, presc
     assert signed_in(client)  # 11:59 after sign-in
 
     clock.shift(datetime.timedelta(minutes=2))
-    response = client.get("/patients/?q=Byron")
+    response = client.get(f"{reverse('patients:list')}?q=Byron")
     assert response.status_code == 302
     assert response["Location"].startswith(LOGIN_URL)
     assert "_auth_user_id" not in client.session

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from patients.models import Clinic, Membership
@@ -12,8 +13,15 @@ from .conftest import code_for, give_authenticator
 
 pytestmark = pytest.mark.django_db
 
-SETUP = "/accounts/two-factor/setup/"
-PAGES = ["/", "/patients/", "/flags/", "/accounts/two-factor/", "/accounts/password/", "/admin/"]
+SETUP = reverse("accounts:two-factor-setup")
+PAGES = [
+    "/",
+    reverse("patients:list"),
+    reverse("titration:flags"),
+    reverse("accounts:two-factor"),
+    reverse("password_change"),
+    "/admin/",
+]
 
 
 @pytest.fixture
@@ -35,7 +43,7 @@ def test_a_prescriber_of_a_clinic_that_requires_it_must_set_it_up_first(strict_p
     client = client_for(strict_prescriber)
     for path in PAGES:
         assert sent_to_setup(client, path), path
-    assert client.post("/patients/new/", {}).status_code == 302
+    assert client.post(reverse("patients:create"), {}).status_code == 302
     assert client.get(SETUP).status_code == 200
 
 
@@ -43,8 +51,8 @@ def test_sign_out_and_static_files_stay_reachable_before_set_up(strict_prescribe
     client = client_for(strict_prescriber)
     assert not sent_to_setup(client, "/static/css/app.css")
     assert client.get("/static/no-such-file.css").status_code == 404
-    response = client.post("/accounts/logout/")
-    assert response["Location"] == "/accounts/login/"
+    response = client.post(reverse("logout"))
+    assert response["Location"] == reverse("login")
 
 
 def test_after_set_up_the_prescriber_reaches_every_page(clock, strict_prescriber):
@@ -86,9 +94,9 @@ def test_staff_are_not_forced(strict_clinic):
 def test_a_prescriber_who_turns_it_off_is_sent_back_to_set_up(clock, strict_prescriber):
     device, codes = give_authenticator(strict_prescriber)
     client = client_for(strict_prescriber)
-    assert client.get("/")["Location"].startswith("/accounts/two-factor/verify/")
-    client.post("/accounts/two-factor/verify/", {"code": code_for(device)})
+    assert client.get("/")["Location"].startswith(reverse("accounts:two-factor-verify"))
+    client.post(reverse("accounts:two-factor-verify"), {"code": code_for(device)})
     assert client.get("/").status_code == 200
 
-    response = client.post("/accounts/two-factor/disable/", {"disable-code": codes[0]}, follow=True)
+    response = client.post(reverse("accounts:two-factor-disable"), {"disable-code": codes[0]}, follow=True)
     assert response.redirect_chain[-1][0] == SETUP

@@ -17,10 +17,10 @@ from .conftest import code_for, give_authenticator, wrong_code_for
 
 pytestmark = pytest.mark.django_db
 
-OVERVIEW = "/accounts/two-factor/"
-SETUP = "/accounts/two-factor/setup/"
-DISABLE = "/accounts/two-factor/disable/"
-NEW_CODES = "/accounts/two-factor/recovery-codes/"
+OVERVIEW = reverse("accounts:two-factor")
+SETUP = reverse("accounts:two-factor-setup")
+DISABLE = reverse("accounts:two-factor-disable")
+NEW_CODES = reverse("accounts:two-factor-recovery-codes")
 
 
 @pytest.mark.parametrize(
@@ -28,7 +28,7 @@ NEW_CODES = "/accounts/two-factor/recovery-codes/"
     [
         ("accounts:two-factor", OVERVIEW, views.overview),
         ("accounts:two-factor-setup", SETUP, views.setup),
-        ("accounts:two-factor-verify", "/accounts/two-factor/verify/", views.verify),
+        ("accounts:two-factor-verify", reverse("accounts:two-factor-verify"), views.verify),
         ("accounts:two-factor-disable", DISABLE, views.disable),
         ("accounts:two-factor-recovery-codes", NEW_CODES, views.recovery_codes),
     ],
@@ -134,7 +134,7 @@ def test_a_code_from_an_old_secret_is_refused(clock, prescriber, prescriber_clie
 
 def test_turning_it_off_needs_a_valid_code(clock, prescriber, prescriber_client):
     device, _ = give_authenticator(prescriber)
-    prescriber_client.post("/accounts/two-factor/verify/", {"code": code_for(device)})
+    prescriber_client.post(reverse("accounts:two-factor-verify"), {"code": code_for(device)})
 
     clock.shift(datetime.timedelta(seconds=31))
     response = prescriber_client.post(DISABLE, {"disable-code": wrong_code_for(device)})
@@ -152,7 +152,7 @@ def test_turning_it_off_needs_a_valid_code(clock, prescriber, prescriber_client)
 
 def test_new_recovery_codes_replace_the_old_ones(clock, prescriber, prescriber_client):
     device, old_codes = give_authenticator(prescriber)
-    prescriber_client.post("/accounts/two-factor/verify/", {"code": code_for(device)})
+    prescriber_client.post(reverse("accounts:two-factor-verify"), {"code": code_for(device)})
 
     response = prescriber_client.post(NEW_CODES, {"codes-code": old_codes[0]})
 

@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 
 from accounts.two_factor import INVALID_CODE
@@ -12,8 +13,8 @@ from .conftest import code_for, give_authenticator, sign_in, wrong_code_for
 
 pytestmark = pytest.mark.django_db
 
-VERIFY = "/accounts/two-factor/verify/"
-PATIENTS = "/patients/"
+VERIFY = reverse("accounts:two-factor-verify")
+PATIENTS = reverse("patients:list")
 
 
 @pytest.fixture
@@ -26,7 +27,14 @@ def authenticator(clock, prescriber):
 def test_after_the_password_every_page_asks_for_the_code(client, prescriber, authenticator):
     assert sign_in(client, prescriber.username).status_code == 302
 
-    for path in ["/", PATIENTS, "/flags/", "/accounts/two-factor/", "/accounts/password/", "/admin/"]:
+    for path in [
+        "/",
+        PATIENTS,
+        reverse("titration:flags"),
+        reverse("accounts:two-factor"),
+        reverse("password_change"),
+        "/admin/",
+    ]:
         response = client.get(path)
         assert response.status_code == 302, path
         assert response["Location"].startswith(f"{VERIFY}?next="), path
@@ -84,7 +92,7 @@ def test_a_recovery_code_works_once(client, prescriber, authenticator):
     assert response.status_code == 200
     assert "Recovery codes left: 9" in response.content.decode()
     assert not StaticToken.objects.filter(token=codes[0]).exists()
-    client.post("/accounts/logout/")
+    client.post(reverse("logout"))
 
     sign_in(client, prescriber.username)
     response = client.post(VERIFY, {"code": codes[0]})
@@ -103,7 +111,7 @@ def test_a_link_to_another_site_is_not_followed_after_the_code(client, prescribe
 
 def test_sign_out_works_before_the_code(client, prescriber, authenticator):
     sign_in(client, prescriber.username)
-    response = client.post("/accounts/logout/")
+    response = client.post(reverse("logout"))
     assert response.status_code == 302
     assert "_auth_user_id" not in client.session
 
@@ -111,4 +119,4 @@ def test_sign_out_works_before_the_code(client, prescriber, authenticator):
 def test_a_user_without_an_authenticator_is_not_asked(client, prescriber):
     sign_in(client, prescriber.username)
     assert client.get(PATIENTS).status_code == 200
-    assert client.get(VERIFY)["Location"] == "/accounts/two-factor/"
+    assert client.get(VERIFY)["Location"] == reverse("accounts:two-factor")

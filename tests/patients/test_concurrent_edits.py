@@ -5,6 +5,7 @@ import re
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
+from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from patients.concurrency import STALE_EDIT, VERSION_UNREADABLE, version_of
@@ -20,7 +21,7 @@ VERSION_INPUT = re.compile(r'<input[^>]*name="version"[^>]*>')
 def signed_in(user: User) -> Client:
     """A real session: the sign-in form posted as a browser does, and its session cookie."""
     client = Client()
-    response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
     assert response.status_code == 302, response.content.decode()[:500]
     return client
 
@@ -65,7 +66,7 @@ def opened_at(patient: Patient) -> str:
 
 
 def test_a_save_over_a_newer_version_is_refused_explained_and_can_be_reapplied(patient, prescriber, colleague):
-    edit_url = f"/patients/{patient.pk}/edit/"
+    edit_url = reverse("patients:edit", args=[patient.pk])
     alice, bob = signed_in(prescriber), signed_in(colleague)
     alice_form = form_of(alice.get(edit_url).content.decode())
     bob_form = form_of(bob.get(edit_url).content.decode())
@@ -102,7 +103,7 @@ def test_a_save_over_a_newer_version_is_refused_explained_and_can_be_reapplied(p
 
 
 def test_a_concurrent_change_of_the_diagnoses_is_detected(patient, prescriber, colleague, fibromyalgia, crohns):
-    edit_url = f"/patients/{patient.pk}/edit/"
+    edit_url = reverse("patients:edit", args=[patient.pk])
     alice, bob = signed_in(prescriber), signed_in(colleague)
     alice_form = form_of(alice.get(edit_url).content.decode())
     bob_form = form_of(bob.get(edit_url).content.decode())
@@ -124,7 +125,7 @@ def test_a_concurrent_change_of_the_diagnoses_is_detected(patient, prescriber, c
 
 
 def test_a_stale_post_with_no_changes_at_all_is_refused_too(patient, prescriber, colleague):
-    edit_url = f"/patients/{patient.pk}/edit/"
+    edit_url = reverse("patients:edit", args=[patient.pk])
     alice, bob = signed_in(prescriber), signed_in(colleague)
     bob_form = form_of(bob.get(edit_url).content.decode())
     alice_form = form_of(alice.get(edit_url).content.decode())
@@ -143,7 +144,7 @@ def test_a_stale_post_with_no_changes_at_all_is_refused_too(patient, prescriber,
 @pytest.mark.parametrize("version", [None, "", "abc", "-1", "1.5", "9" * 40, "١٢"])
 def test_a_missing_or_garbled_version_is_a_form_error_never_a_save_or_a_500(patient, prescriber, version):
     client = signed_in(prescriber)
-    edit_url = f"/patients/{patient.pk}/edit/"
+    edit_url = reverse("patients:edit", args=[patient.pk])
     data = form_of(client.get(edit_url).content.decode())
     data.update(given_name="Changed", change_reason="test")
     if version is None:
@@ -160,9 +161,9 @@ def test_a_missing_or_garbled_version_is_a_form_error_never_a_save_or_a_500(pati
 def test_a_version_of_another_record_is_refused_as_stale(make_patient, prescriber):
     first, second = make_patient(mrn="ONE"), make_patient(mrn="TWO")
     client = signed_in(prescriber)
-    data = form_of(client.get(f"/patients/{first.pk}/edit/").content.decode())
+    data = form_of(client.get(reverse("patients:edit", args=[first.pk])).content.decode())
     data.update(version=str(version_of(second)), given_name="Changed", change_reason="test")
-    response = client.post(f"/patients/{first.pk}/edit/", data)
+    response = client.post(reverse("patients:edit", args=[first.pk]), data)
     assert response.status_code == 200
     assert response.context["form"].stale is not None
     first.refresh_from_db()
@@ -181,7 +182,7 @@ def clinic_admins(clinic: Clinic, prescriber: User, colleague: User) -> tuple[Us
 
 
 def test_clinic_settings_saved_meanwhile_are_not_overwritten(clinic, clinic_admins):
-    url = f"/clinics/{clinic.pk}/settings/"
+    url = reverse("patients:clinic-settings", args=[clinic.pk])
     alice, bob = (signed_in(user) for user in clinic_admins)
     alice_form = form_of(alice.get(url).content.decode())
     bob_form = form_of(bob.get(url).content.decode())
@@ -210,14 +211,14 @@ def test_clinic_settings_saved_meanwhile_are_not_overwritten(clinic, clinic_admi
 
 
 def test_clinic_settings_need_the_permission_and_membership(clinic, other_clinic, prescriber, staff, outsider):
-    url = f"/clinics/{clinic.pk}/settings/"
+    url = reverse("patients:clinic-settings", args=[clinic.pk])
     assert signed_in(prescriber).get(url).status_code == 403
     assert signed_in(staff).get(url).status_code == 403
     assert signed_in(outsider).get(url).status_code == 404
     change_clinic = Permission.objects.get(content_type__app_label="patients", codename="change_clinic")
     outsider.user_permissions.add(change_clinic)
     assert signed_in(outsider).get(url).status_code == 404  # the permission does not open another clinic
-    assert signed_in(outsider).get(f"/clinics/{other_clinic.pk}/settings/").status_code == 200
+    assert signed_in(outsider).get(reverse("patients:clinic-settings", args=[other_clinic.pk])).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -232,7 +233,7 @@ def test_clinic_settings_need_the_permission_and_membership(clinic, other_clinic
 )
 def test_bad_clinic_settings_are_explained_on_the_form(clinic, other_clinic, clinic_admins, overrides, field, message):
     client = signed_in(clinic_admins[0])
-    url = f"/clinics/{clinic.pk}/settings/"
+    url = reverse("patients:clinic-settings", args=[clinic.pk])
     data = {**form_of(client.get(url).content.decode()), "change_reason": "test", **overrides}
     response = client.post(url, data)
     assert response.status_code == 200
@@ -243,5 +244,5 @@ def test_bad_clinic_settings_are_explained_on_the_form(clinic, other_clinic, cli
 
 def test_the_patient_list_links_to_the_settings_only_with_the_permission(clinic, clinic_admins, staff):
     link = f'href="/clinics/{clinic.pk}/settings/"'
-    assert link in signed_in(clinic_admins[0]).get("/patients/").content.decode()
-    assert link not in signed_in(staff).get("/patients/").content.decode()
+    assert link in signed_in(clinic_admins[0]).get(reverse("patients:list")).content.decode()
+    assert link not in signed_in(staff).get(reverse("patients:list")).content.decode()

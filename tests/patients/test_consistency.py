@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from patients.models import Patient
 from tests.conftest import client_for
@@ -54,13 +55,13 @@ def flagged(patient: Patient, prescriber, today: datetime.date) -> Patient:
 
 
 def test_the_patient_list_gives_names_family_name_first(prescriber_client: Client, patient: Patient):
-    table = section(prescriber_client.get("/patients/").content.decode(), "<tbody", "</tbody>")
+    table = section(prescriber_client.get(reverse("patients:list")).content.decode(), "<tbody", "</tbody>")
     assert LIST_ORDER in text_of(table)
     assert SENTENCE_ORDER not in text_of(table)
 
 
 def test_the_flag_queue_gives_names_family_name_first(prescriber_client: Client, flagged: Patient):
-    table = text_of(section(prescriber_client.get("/flags/").content.decode(), "<tbody", "</tbody>"))
+    table = text_of(section(prescriber_client.get(reverse("titration:flags")).content.decode(), "<tbody", "</tbody>"))
     assert LIST_ORDER in table
     assert SENTENCE_ORDER not in table
 
@@ -98,7 +99,7 @@ def test_the_registration_message_gives_the_name_given_name_first(prescriber_cli
         "conditions": [fibromyalgia.pk],
         "is_active": "on",
     }
-    page = prescriber_client.post("/patients/new/", data, follow=True).content.decode()
+    page = prescriber_client.post(reverse("patients:create"), data, follow=True).content.decode()
     assert "Patient Grace Hopper registered." in page
 
 
@@ -106,14 +107,14 @@ def test_the_registration_message_gives_the_name_given_name_first(prescriber_cli
 def test_the_patient_count_is_singular_for_one(prescriber_client: Client, make_patient, count, caption):
     for _ in range(count):
         make_patient()
-    html = prescriber_client.get("/patients/").content.decode()
+    html = prescriber_client.get(reverse("patients:list")).content.decode()
     assert text_of(section(html, "<caption", "</caption>")) == caption
 
 
 def test_the_flag_count_is_singular_for_one_and_plural_for_more(prescriber_client: Client, flagged: Patient):
-    html = prescriber_client.get("/flags/?severity=critical").content.decode()
+    html = prescriber_client.get(f"{reverse('titration:flags')}?severity=critical").content.decode()
     assert text_of(section(html, "<caption", "</caption>")) == "1 open flag"
-    html = prescriber_client.get("/flags/").content.decode()
+    html = prescriber_client.get(reverse("titration:flags")).content.decode()
     assert text_of(section(html, "<caption", "</caption>")) == "2 open flags"  # critical tenfold, warning range
 
 
@@ -130,7 +131,7 @@ def test_the_plan_interval_is_singular_for_one_day(
         step_interval_days=interval,
         target_dose_mg=Decimal("4.5"),
     )
-    page = text_of(prescriber_client.get(f"/patients/{patient.pk}/").content.decode())
+    page = text_of(prescriber_client.get(reverse("titration:patient", args=[patient.pk])).content.decode())
     assert f"+ 0.5 mg {expected}" in page
 
 
@@ -139,7 +140,7 @@ def test_the_plan_interval_is_singular_for_one_day(
 )
 def test_the_navbar_shows_the_role_in_the_singular(request, patient: Patient, client_fixture, label):
     client: Client = request.getfixturevalue(client_fixture)
-    nav = text_of(section(client.get("/patients/").content.decode(), "<nav", "</nav>"))
+    nav = text_of(section(client.get(reverse("patients:list")).content.decode(), "<nav", "</nav>"))
     assert f"· {label} Sign out" in nav
     assert "Prescribers" not in nav
 
@@ -153,7 +154,7 @@ def test_a_user_without_a_role_sees_no_role_label(clinic):
 
 
 def test_the_sign_in_page_names_the_product(client: Client):
-    page = text_of(section(client.get("/accounts/login/").content.decode(), "<main", "</main>"))
+    page = text_of(section(client.get(reverse("login")).content.decode(), "<main", "</main>"))
     assert page.startswith("LDN Titration Tracker")
     assert "Sign in" in page
 
@@ -161,7 +162,7 @@ def test_the_sign_in_page_names_the_product(client: Client):
 def test_registration_marks_each_date_diagnosed_for_the_script_and_keeps_every_field(
     prescriber_client: Client, fibromyalgia, crohns
 ):
-    html = prescriber_client.get("/patients/new/").content.decode()
+    html = prescriber_client.get(reverse("patients:create")).content.decode()
     assert 'src="/static/js/diagnosis-dates.js"' in html
     for condition in (fibromyalgia, crohns):
         assert f'name="conditions" value="{condition.pk}"' in html
@@ -171,7 +172,7 @@ def test_registration_marks_each_date_diagnosed_for_the_script_and_keeps_every_f
         assert f'name="diagnosed_on_{condition.pk}"' in field.group(2)
 
 
-@pytest.mark.parametrize("path", ["/patients/", "/flags/", "/patients/{pk}/"])
+@pytest.mark.parametrize("path", [reverse("patients:list"), reverse("titration:flags"), "/patients/{pk}/"])
 def test_tables_sit_in_a_region_of_their_own(prescriber_client: Client, flagged: Patient, path):
     html = prescriber_client.get(path.format(pk=flagged.pk)).content.decode()
     # The print frame (role="presentation", its head and foot repeat on every printed page) is layout, not data.

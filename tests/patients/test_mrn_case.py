@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.apps import apps
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
 
 from patients.forms import DUPLICATE_MRN
 from patients.migration_helpers import refuse_mrn_clashes
@@ -19,10 +20,10 @@ from .test_patient_views import patient_data, with_prescriber
 @pytest.mark.django_db
 def test_creating_dup_1_then_DUP_1_is_refused_with_the_form_message(prescriber_client, prescriber, fibromyalgia):
     first = prescriber_client.post(
-        "/patients/new/", with_prescriber(patient_data(fibromyalgia, mrn="dup-1"), prescriber)
+        reverse("patients:create"), with_prescriber(patient_data(fibromyalgia, mrn="dup-1"), prescriber)
     )
     second = prescriber_client.post(
-        "/patients/new/", with_prescriber(patient_data(fibromyalgia, mrn="DUP-1"), prescriber)
+        reverse("patients:create"), with_prescriber(patient_data(fibromyalgia, mrn="DUP-1"), prescriber)
     )
     assert first.status_code == 302
     assert second.status_code == 200
@@ -100,7 +101,7 @@ def test_racing_dup_1_and_DUP_1_store_one_patient_and_the_other_gets_the_form_me
     def submit(mrn: str) -> None:
         try:
             response = client_for(prescriber).post(
-                "/patients/new/", with_prescriber(patient_data(fibromyalgia, mrn=mrn), prescriber)
+                reverse("patients:create"), with_prescriber(patient_data(fibromyalgia, mrn=mrn), prescriber)
             )
             errors = response.context["form"].errors.get("mrn") if response.status_code == 200 else None
             outcomes[mrn] = (response.status_code, errors)

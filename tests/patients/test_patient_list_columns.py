@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from titration import services
@@ -20,7 +21,7 @@ def ago(n: int) -> datetime.date:
 
 
 def rows(client, **params) -> list[str]:
-    html = client.get("/patients/", params).content.decode()
+    html = client.get(reverse("patients:list"), params).content.decode()
     body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     return [" ".join(re.sub(r"<[^>]+>", " ", tr).split()) for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
 
@@ -77,7 +78,7 @@ def test_the_list_sorts_on_its_columns(prescriber_client, three, sort, order):
 
 
 def test_the_sorted_column_says_so_and_its_link_reverses_it(prescriber_client, three):
-    html = prescriber_client.get("/patients/", {"sort": "current_dose", "q": "a"}).content.decode()
+    html = prescriber_client.get(reverse("patients:list"), {"sort": "current_dose", "q": "a"}).content.decode()
     header = re.search(r'<th scope="col" aria-sort="ascending"><a href="([^"]+)">Current dose', html)
     assert header, "the sorted column has aria-sort"
     assert header.group(1) == "?sort=-current_dose&amp;q=a"  # the search is kept
@@ -100,9 +101,9 @@ def test_the_list_costs_the_same_queries_for_more_patients(prescriber_client, ma
             )
 
     def count(sort: str) -> int:
-        prescriber_client.get("/patients/", {"sort": sort})
+        prescriber_client.get(reverse("patients:list"), {"sort": sort})
         with CaptureQueriesContext(connection) as captured:
-            prescriber_client.get("/patients/", {"sort": sort})
+            prescriber_client.get(reverse("patients:list"), {"sort": sort})
         return len(captured)
 
     add(2)

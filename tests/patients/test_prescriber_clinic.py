@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 
 from patients.forms import PRESCRIBER_NOT_IN_CLINIC
 from patients.models import Clinic, Membership, Patient
@@ -26,7 +27,7 @@ def two_clinic_prescriber(clinic: Clinic, other_clinic: Clinic) -> User:
 def test_a_prescriber_of_the_other_clinic_cannot_be_named(two_clinic_prescriber, clinic, outsider, fibromyalgia):
     client = client_for(two_clinic_prescriber)
     data = with_prescriber(patient_data(fibromyalgia, clinic=clinic.pk), outsider)
-    response = client.post("/patients/new/", data)
+    response = client.post(reverse("patients:create"), data)
     assert response.status_code == 200
     assert response.context["form"].errors["prescriber"] == [PRESCRIBER_NOT_IN_CLINIC]
     assert not Patient.objects.exists()
@@ -35,7 +36,7 @@ def test_a_prescriber_of_the_other_clinic_cannot_be_named(two_clinic_prescriber,
 def test_a_prescriber_of_the_chosen_clinic_can_be_named(two_clinic_prescriber, other_clinic, outsider, fibromyalgia):
     client = client_for(two_clinic_prescriber)
     response = client.post(
-        "/patients/new/", with_prescriber(patient_data(fibromyalgia, clinic=other_clinic.pk), outsider)
+        reverse("patients:create"), with_prescriber(patient_data(fibromyalgia, clinic=other_clinic.pk), outsider)
     )
     assert response.status_code == 302
     patient = Patient.objects.get()
@@ -50,7 +51,9 @@ def test_an_inactive_or_non_prescriber_member_cannot_be_named(
     gone.is_active = False
     gone.save()
     for named in (staff, gone):
-        response = prescriber_client.post("/patients/new/", with_prescriber(patient_data(fibromyalgia), named))
+        response = prescriber_client.post(
+            reverse("patients:create"), with_prescriber(patient_data(fibromyalgia), named)
+        )
         assert "prescriber" in response.context["form"].errors
     assert not Patient.objects.exists()
 

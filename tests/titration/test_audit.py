@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.urls import reverse
 
 from patients.concurrency import version_of
 from patients.models import AccessLog
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 def trail(client: Client, patient) -> list[str]:
-    return [event.sentence for event in client.get(f"/patients/{patient.pk}/history/").context["page"].events]
+    return [
+        event.sentence for event in client.get(reverse("titration:history", args=[patient.pk])).context["page"].events
+    ]
 
 
 @pytest.fixture
@@ -38,18 +41,20 @@ def sequence(prescriber_client, staff_client, patient, fibromyalgia, prescriber,
         "change_reason": "preferred name",
         "version": version_of(patient),
     }
-    assert prescriber_client.post(f"/patients/{patient.pk}/edit/", edit).status_code == 302
+    assert prescriber_client.post(reverse("patients:edit", args=[patient.pk]), edit).status_code == 302
     yesterday = today - datetime.timedelta(days=1)
-    prescriber_client.post(f"/patients/{patient.pk}/doses/new/", dose_post(yesterday, "1.5"))
+    prescriber_client.post(reverse("titration:dose-create", args=[patient.pk]), dose_post(yesterday, "1.5"))
     wrong = DoseEntry.objects.get()
-    prescriber_client.post(f"/patients/{patient.pk}/doses/{wrong.pk}/void/", {"reason": "transcription error"})
-    prescriber_client.post(f"/patients/{patient.pk}/doses/new/", dose_post(yesterday, "2"))
     prescriber_client.post(
-        f"/patients/{patient.pk}/doses/new/",
+        reverse("titration:dose-void", args=[patient.pk, wrong.pk]), {"reason": "transcription error"}
+    )
+    prescriber_client.post(reverse("titration:dose-create", args=[patient.pk]), dose_post(yesterday, "2"))
+    prescriber_client.post(
+        reverse("titration:dose-create", args=[patient.pk]),
         dose_post(today, "6", confirm_out_of_range="on", override_reason="FINAL trial dose"),
     )
     flag = Flag.objects.get(kind="out_of_range")
-    staff_client.post(f"/flags/{flag.pk}/acknowledge/", {"note": "discussed with dr.lee"})
+    staff_client.post(reverse("titration:flag-acknowledge", args=[flag.pk]), {"note": "discussed with dr.lee"})
     return patient
 
 
@@ -98,16 +103,16 @@ def test_an_edit_without_a_reason_is_refused(prescriber_client, patient, prescri
         "prescriber": prescriber.pk,
         "conditions": [fibromyalgia.pk],
     }
-    response = prescriber_client.post(f"/patients/{patient.pk}/edit/", edit)
+    response = prescriber_client.post(reverse("patients:edit", args=[patient.pk]), edit)
     assert response.context["form"].errors["change_reason"] == ["Give the reason for this change."]
     patient.refresh_from_db()
     assert patient.given_name == "Ada"
 
 
 def test_both_roles_see_the_trail_and_each_view_is_logged(staff_client, prescriber_client, outsider_client, sequence):
-    assert staff_client.get(f"/patients/{sequence.pk}/history/").status_code == 200
-    assert prescriber_client.get(f"/patients/{sequence.pk}/history/").status_code == 200
-    assert outsider_client.get(f"/patients/{sequence.pk}/history/").status_code == 404
+    assert staff_client.get(reverse("titration:history", args=[sequence.pk])).status_code == 200
+    assert prescriber_client.get(reverse("titration:history", args=[sequence.pk])).status_code == 200
+    assert outsider_client.get(reverse("titration:history", args=[sequence.pk])).status_code == 404
     assert AccessLog.objects.filter(patient=sequence, action="history").count() == 2
 
 
@@ -118,8 +123,8 @@ def test_the_trail_is_paginated(staff_client, patient, prescriber, today):
         services.dose_record(
             patient=patient, by=prescriber, taken_on=today - datetime.timedelta(days=n), dose_mg=Decimal("1")
         )
-    first = staff_client.get(f"/patients/{patient.pk}/history/").context["page"]
-    second = staff_client.get(f"/patients/{patient.pk}/history/", {"page": 2}).context["page"]
+    first = staff_client.get(reverse("titration:history", args=[patient.pk])).context["page"]
+    second = staff_client.get(reverse("titration:history", args=[patient.pk]), {"page": 2}).context["page"]
     assert len(first.events) == 25
     assert first.count == len(first.events) + len(second.events)
     assert first.events[0].at >= first.events[-1].at >= second.events[0].at
@@ -151,13 +156,13 @@ def test_the_admin_cannot_delete_a_patient_or_an_audit_record(admin_client, sequ
 
 
 def test_the_access_log_page_and_csv_are_for_superusers_only(admin_client, staff_client, prescriber_client, sequence):
-    staff_client.get(f"/patients/{sequence.pk}/")
-    assert staff_client.get("/audit/access/").status_code == 403
-    assert prescriber_client.get(f"/patients/{sequence.pk}/access.csv").status_code == 403
-    page = admin_client.get("/audit/access/", {"patient": sequence.pk})
+    staff_client.get(reverse("titration:patient", args=[sequence.pk]))
+    assert staff_client.get(reverse("patients:access-log")).status_code == 403
+    assert prescriber_client.get(reverse("patients:access-csv", args=[sequence.pk])).status_code == 403
+    page = admin_client.get(reverse("patients:access-log"), {"patient": sequence.pk})
     assert page.status_code == 200
     assert [log.user.username for log in page.context["page"]] == ["nurse.kim"]
-    response = admin_client.get(f"/patients/{sequence.pk}/access.csv")
+    response = admin_client.get(reverse("patients:access-csv", args=[sequence.pk]))
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert lines[0] == '"time_utc","user","action","ip_address"'
     assert lines[1].split(",")[1:] == ['"nurse.kim"', '"Viewed the patient page"', '"127.0.0.1"']
@@ -185,7 +190,7 @@ def test_state_changes_comments_and_flags_closed_by_a_void_are_in_the_audit_trai
     services.flag_comment_add(flag=critical, by=staff, text="Left a message for the patient")
     services.dose_void(entry=slip, by=prescriber, reason="decimal slip")
     services.plan_state_set(patient=patient, by=prescriber, state="holding", reason="best-tolerated dose")
-    page = prescriber_client.get(f"/patients/{patient.pk}/history/").content.decode()
+    page = prescriber_client.get(reverse("titration:history", args=[patient.pk])).content.decode()
     assert "Plan state created: holding at the current dose from" in page
     assert "best-tolerated dose" in page
     assert "Comment on flag" in page and "Left a message for the patient by nurse.kim" in page
