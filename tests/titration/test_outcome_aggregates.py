@@ -17,7 +17,7 @@ from titration.rules import PlanState
 
 pytestmark = pytest.mark.django_db
 
-MAX_PAGE_QUERIES = 12  # session, user, permissions, clinic day, condition filter list, and the measures
+MAX_PAGE_QUERIES = 13  # session, user, permissions, clinic day, conditions, savepoint, SET LOCAL jit, measures
 TODAY = datetime.date(2026, 3, 9)  # the ``clock`` fixture's day
 COMPARED = (
     "patient_id",
