@@ -9,6 +9,7 @@ the history rows are the ones ``django-simple-history`` writes for a save ("+", 
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -70,25 +71,34 @@ def _copy_with_history(objects: list[Record], *, by: Any, reasons: Sequence[str]
         )
         ids = [row[0] for row in cursor.fetchall()]
     fields = list(meta.concrete_fields)
+    stamped = [f.attname for f in fields if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False)]
     for instance, pk in zip(objects, ids, strict=True):
-        for field in fields:
-            if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
-                setattr(instance, field.attname, now)
+        for name in stamped:
+            setattr(instance, name, now)
         instance.pk = pk
         instance._state.adding = False
         instance._state.db = connection.alias
-    _copy(meta.db_table, fields, ([_value(f, getattr(o, f.attname)) for f in fields] for o in objects))
+    _copy(meta.db_table, fields, (row for row, _ in _rows(objects, fields)))
 
-    history = model.history.model  # type: ignore[attr-defined]  # simple-history's manager, undeclared on Model
+    history = model.history.model  # type: ignore[attr-defined]
     tracked = [f for f in history._meta.concrete_fields if not f.name.startswith("history_")]
     extra = ["history_date", "history_change_reason", "history_type", "history_user_id"]
     user_id = getattr(by, "pk", None)
-    rows = (
-        [*(_value(f, getattr(o, f.attname)) for f in tracked), now, reason, "+", user_id]
-        for o, reason in zip(objects, reasons, strict=True)
-    )
+    rows = ([*row, now, reasons[index], "+", user_id] for row, index in _rows(objects, tracked))
     _copy(history._meta.db_table, [*tracked, *extra], rows)
     return objects
+
+
+def _rows(objects: list[Record], fields: list[models.Field[Any, Any]]) -> Any:
+    """Each object's values of ``fields`` as COPY takes them (JSON as text), with the object's index."""
+    values = operator.attrgetter(*(f.attname for f in fields))
+    json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    for index, instance in enumerate(objects):
+        row = list(values(instance))
+        for i in json_at:
+            if row[i] is not None:
+                row[i] = json.dumps(row[i], cls=DjangoJSONEncoder)
+        yield row, index
 
 
 def _copy(table: str, columns: Sequence[models.Field[Any, Any] | str], rows: Any) -> None:
@@ -98,9 +108,3 @@ def _copy(table: str, columns: Sequence[models.Field[Any, Any] | str], rows: Any
         with raw.copy(f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-
-
-def _value(field: models.Field[Any, Any], value: Any) -> Any:
-    if isinstance(field, models.JSONField) and value is not None:
-        return json.dumps(value, cls=DjangoJSONEncoder)
-    return value
