@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"CPU {row['cpu_ms']:7.1f} ms  {row['queries']:3} queries  {row['median_ms'] / floor:5.2f}x floor"
                 f"{memory}"
             )
+        # Kept even if the load test fails later: the timings took minutes.
+        args.json.write_text(json.dumps(results, indent=2, default=str))
     if not args.skip_load:
         from django.db import connections
 
