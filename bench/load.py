@@ -36,7 +36,7 @@ class LoadConfig:
     workers: int = 2 * (os.cpu_count() or 1) + 1
     think_min: float = 2.0
     think_max: float = 8.0
-    sign_in_timeout: int = 120
+    sign_in_timeout: int = 240
     steps: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # users without think time, for the saturation point
     step_seconds: int = 15
 

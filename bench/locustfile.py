@@ -41,6 +41,9 @@ class SignedIn(FastHttpUser):
     abstract = True
     role = "prescriber"
     wait_time = between(CONFIG["think_min"], CONFIG["think_max"])
+    # Fifty sign-ins at once (PBKDF2, as in production) queue for tens of seconds on a busy 2-core machine:
+    # a timed-out sign-in would leave its user redirected to the sign-in page for the whole test.
+    network_timeout = connection_timeout = float(CONFIG["sign_in_timeout"])
 
     def on_start(self) -> None:
         global _signed_in
