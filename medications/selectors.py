@@ -94,13 +94,16 @@ class ActiveOpioid:
 
 
 def active_opioids_for(patient: Patient, *, on: datetime.date) -> list[ActiveOpioid]:
-    """The opioids that contraindicate LDN and are current on ``on`` (three queries).
+    """The opioids that contraindicate LDN and are current on ``on`` (three queries; one without a current
+    medication).
 
     For the titration app: while a plan is titrating or holding, each is a critical flag whose message is
     ``message`` ("Tramadol (opioid) is recorded as current while LDN is active: ...").
     """
-    references = opioid_references()
     entries = list(patient.medications.current_on(on).order_by("start_date", "pk"))
+    if not entries:  # no current medication (most patients): the reference list is not needed
+        return []
+    references = opioid_references()
     matched = [(entry, match_entry(entry, references)) for entry in entries]
     found = rules.opioid_contraindications((entry.name, match) for entry, match in matched)
     return [

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from . import rules
 from .chart import Chart, ChartDay
+from .rules import format_number
 
 WIDTH = 800
 LEFT, RIGHT = 70, 44
@@ -161,7 +162,7 @@ def dose_tick_step(top: Decimal) -> int:
 
 def draw(chart: Chart) -> Drawing:
     drawing = Drawing()
-    count = max(len(chart.days), 1)
+    count = max(len(chart.slots), 1)
     slot = PLOT_WIDTH / count
     drawing.slot = slot
     top = chart.axis_top_mg
@@ -172,8 +173,8 @@ def draw(chart: Chart) -> Drawing:
     def y_dose(dose: Decimal) -> float:
         return DOSE_TOP + DOSE_HEIGHT * (1 - float(min(dose, top) / top))
 
-    def y_pain(pain: int) -> float:
-        return PAIN_TOP + PAIN_HEIGHT * (1 - pain / 10)
+    def y_pain(pain: int | Decimal) -> float:
+        return PAIN_TOP + PAIN_HEIGHT * (1 - float(pain) / 10)
 
     step = dose_tick_step(top)
     drawing.dose_ticks = [
@@ -186,46 +187,64 @@ def draw(chart: Chart) -> Drawing:
         Tick(low, rules.format_dose(rules.LDN_MAX_MG)),
         Tick(high, rules.format_dose(rules.LDN_MIN_MG)),
     ]
-    drawing.date_ticks = _date_ticks(chart.days, x_of)
-    drawing.dose_path = _step_path([d.dose_mg for d in chart.days], x_of, y_dose, slot)
-    drawing.expected_path = _step_path([d.scheduled_mg for d in chart.days], x_of, y_dose, slot)
+    slots = chart.slots
+    drawing.date_ticks = _date_ticks(slots, x_of)
+    drawing.dose_path = _step_path([d.dose_mg for d in slots], x_of, y_dose, slot)
+    drawing.expected_path = _step_path([d.scheduled_mg for d in slots], x_of, y_dose, slot)
 
-    pain_points = [(x_of(i), y_pain(d.pain), d) for i, d in enumerate(chart.days) if d.pain is not None]
+    pain_points = [(x_of(i), y_pain(d.pain), d) for i, d in enumerate(slots) if d.pain is not None]
     drawing.pain_path = " ".join(f"{'M' if n == 0 else 'L'}{_n(x)} {_n(y)}" for n, (x, y, _) in enumerate(pain_points))
-    drawing.pain_points = [Marker(x, y, f"{day_label(d.day)}: pain {d.pain} out of 10") for x, y, d in pain_points]
-    for index, day in enumerate(chart.days):
+    drawing.pain_points = [Marker(x, y, f"{d.label}: {_pain_text(d)}") for x, y, d in pain_points]
+    for index, day in enumerate(slots):
         x = x_of(index)
+        peak = day.peak_mg if day.peak_mg is not None else day.dose_mg
         if day.missed:
-            drawing.missed.append(Marker(x, DOSE_TOP + DOSE_HEIGHT - 8, f"{day_label(day.day)}: dose missed"))
+            missed = f"{day.missed_count} doses missed" if day.missed_count > 1 else "dose missed"
+            drawing.missed.append(Marker(x, DOSE_TOP + DOSE_HEIGHT - 8, f"{day.label}: {missed}"))
         if day.dose_mg is not None and day.flagged:
-            text = f"{day_label(day.day)}: {rules.format_dose(day.dose_mg)}, flagged: {', '.join(day.flagged)}"
+            if day.last_day is None:
+                text = f"{day.label}: {rules.format_dose(day.dose_mg)}, flagged: {', '.join(day.flagged)}"
+            else:
+                text = f"{day.label}, flagged: {'; '.join(day.flagged)}"
+            flagged = day.flagged_mg if day.flagged_mg is not None else day.dose_mg
             # Above a capped dose the arrow stands at the top: the flag goes just under the cap instead.
-            y = y_dose(day.dose_mg) - 14 if day.dose_mg <= top else DOSE_TOP + 14
+            y = y_dose(flagged) - 14 if flagged <= top else DOSE_TOP + 14
             drawing.flagged.append(Marker(x, y, text))
-        if day.dose_mg is not None and day.dose_mg > top:
-            text = f"{day_label(day.day)}: {rules.format_dose(day.dose_mg)}, above the chart's axis"
+        if peak is not None and peak > top:
+            text = f"{day.label}: {rules.format_dose(peak)}, above the chart's axis"
             drawing.beyond.append(Marker(x, DOSE_TOP - 12, text))
             anchor = "end" if x + 30 > WIDTH else "start" if x - 30 < 0 else "middle"
-            drawing.beyond_labels.append(Tick(x, rules.format_dose(day.dose_mg), anchor))
+            drawing.beyond_labels.append(Tick(x, rules.format_dose(peak), anchor))
         if day.severe_effects:
             y = y_pain(day.pain) if day.pain is not None else PAIN_TOP
             effects = ", ".join(effect.lower() for effect in day.severe_effects)
-            drawing.severe.append(Marker(x, y, f"{day_label(day.day)}: severe {effects}"))
+            drawing.severe.append(Marker(x, y, f"{day.label}: severe {effects}"))
         if day.dose_mg is not None or day.missed or day.pain is not None or day.scheduled_mg is not None:
             drawing.days.append(Marker(x - slot / 2, DOSE_TOP, _day_title(day)))
     return drawing
 
 
+def _pain_text(day: ChartDay) -> str:
+    if day.pain_count > 1:
+        return f"pain {format_number(Decimal(day.pain or 0))} out of 10 (mean of {day.pain_count} check-ins)"
+    return f"pain {format_number(Decimal(day.pain or 0))} out of 10"
+
+
 def _day_title(day: ChartDay) -> str:
-    parts = [day_label(day.day)]
-    if day.missed:
+    parts = [day.label]
+    if day.last_day is not None:  # a slot of several days: what was held most days, and its marks
+        if day.dose_mg is not None:
+            parts.append(f"mostly taken {rules.format_dose(day.dose_mg)}")
+        if day.missed:
+            parts.append(f"{day.missed_count} missed")
+    elif day.missed:
         parts.append("dose missed")
     elif day.dose_mg is not None:
         parts.append(f"taken {day.dose_text or rules.format_dose(day.dose_mg)}")
     if day.scheduled_mg is not None:
-        parts.append(f"expected {rules.format_dose(day.scheduled_mg)}")
+        parts.append(f"{'mostly ' if day.last_day is not None else ''}expected {rules.format_dose(day.scheduled_mg)}")
     if day.pain is not None:
-        parts.append(f"pain {day.pain} out of 10")
+        parts.append(_pain_text(day))
     parts.extend(f"flag: {kind}" for kind in day.flagged)
     parts.extend(f"severe {effect.lower()}" for effect in day.severe_effects)
     return "; ".join(parts)
@@ -258,5 +277,5 @@ def _date_ticks(days: list[ChartDay], x_of: Callable[[int], float]) -> list[Tick
     for index in indexes:
         x = x_of(index)
         anchor = "end" if x + LABEL_HALF_WIDTH > WIDTH else "start" if x - LABEL_HALF_WIDTH < 0 else "middle"
-        ticks.append(Tick(x, day_label(days[index].day), anchor))
+        ticks.append(Tick(x, day_label(days[index].last_day or days[index].day), anchor))
     return ticks

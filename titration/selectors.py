@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +15,7 @@ from patients.models import Patient
 
 from . import course, outcomes, rules
 from .models import CheckIn, DoseEntry, DoseStatus, Flag, FlagComment, PlanStateChange, TitrationPlan
-from .paging import PageNumbers, clamp_page
+from .paging import PageNumbers
 
 HISTORY_DAYS_PER_PAGE = 30
 STALE_AFTER_DAYS = rules.STALE_AFTER_DAYS
@@ -255,52 +254,12 @@ def dose_history(
 ) -> HistoryPage:
     """One page (``HISTORY_DAYS_PER_PAGE`` days, newest first) of doses and check-ins, with gaps and voids.
 
-    A fixed number of queries whatever the history's length: the first day, the page's entries and
-    check-ins (with their flags and side effects), and the plans.
+    A fixed number of queries whatever the history's length (``patient_reads``); ``plans`` is not needed.
     """
-    if plans is None:
-        plans = list(patient.plans.order_by("start_date", "created_at"))
-    earliest = min(first_record_day(patient, plans) or today, today)
-    num_pages = max(1, math.ceil(((today - earliest).days + 1) / HISTORY_DAYS_PER_PAGE))
-    number = clamp_page(page, num_pages)
-    end = today - datetime.timedelta(days=(number - 1) * HISTORY_DAYS_PER_PAGE)
-    start = max(end - datetime.timedelta(days=HISTORY_DAYS_PER_PAGE - 1), earliest)
+    from . import patient_reads
 
-    entries = (
-        DoseEntry.objects.filter(patient=patient, taken_on__range=(start, end))
-        .select_related("recorded_by", "voided_by")
-        .prefetch_related(Prefetch("flags", queryset=Flag.objects.order_by("-severity")))
-        .order_by("-taken_on", "voided_at", "-recorded_at")
-    )
-    checkins = (
-        CheckIn.objects.filter(patient=patient, checked_on__range=(start, end))
-        .select_related("recorded_by", "voided_by")
-        .prefetch_related("side_effects", Prefetch("flags", queryset=Flag.objects.order_by("-severity")))
-        .order_by("-checked_on", "voided_at", "-recorded_at")
-    )
-    by_day: dict[datetime.date, list[DoseEntry]] = defaultdict(list)
-    for entry in entries:
-        by_day[entry.taken_on].append(entry)
-    checkins_by_day: dict[datetime.date, list[CheckIn]] = defaultdict(list)
-    for checkin in checkins:
-        checkins_by_day[checkin.checked_on].append(checkin)
-
-    terms = plan_terms(plans, [])
-    span = [end - datetime.timedelta(days=i) for i in range((end - start).days + 1)]
-    expected = expected_doses(patient, plans, span)
-    days = []
-    for day in span:
-        in_plan = rules.plan_in_force(terms, day) is not None
-        history_day = HistoryDay(
-            day=day,
-            entries=by_day.get(day, []),
-            checkins=checkins_by_day.get(day, []),
-            scheduled_mg=expected.get(day),
-            in_plan=in_plan,
-        )
-        if history_day.entries or history_day.checkins or history_day.in_plan:
-            days.append(history_day)
-    return HistoryPage(days=days, number=number, num_pages=num_pages, start=start, end=end)
+    reads = patient_reads.read_page(patient, today, chart_days=HISTORY_DAYS_PER_PAGE, history_page=page)
+    return patient_reads.history(reads)
 
 
 def response_for(patient: Patient, today: datetime.date) -> outcomes.Response:
