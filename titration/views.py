@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import datetime
-from typing import cast
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db import transaction
-from django.db.models import Prefetch
-from django.db.models.query import QuerySet
+from django.db.models import Count, Prefetch, Window
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +22,7 @@ from patients.concurrency import StaleEditError
 from patients.models import AccessLog, Patient, clinic_today
 from patients.services import access_record
 
-from . import diary, export, selectors, services
+from . import diary, export, patient_reads, selectors, services
 from .audit import audit_trail
 from .chart import PERIODS, chart_for, parse_period
 from .chart_drawing import draw
@@ -60,6 +59,7 @@ FLAGS_PER_PAGE = 25
 OPEN_FLAGS_SHOWN = 10
 
 
+@transaction.non_atomic_requests  # reads only: no transaction to open and commit
 @require_GET
 @permission_required("patients.view_patient")
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -69,34 +69,35 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "titration/dashboard.html", {"dashboard": data})
 
 
+@transaction.non_atomic_requests  # reads (and one access-log row): no transaction to open and commit
 @require_GET
 @with_patient("patients.view_patient")
 def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
     today = clinic_today(patient.clinic)
-    plans = list(patient.plans.select_related("created_by").order_by("start_date", "created_at"))
-    summary = selectors.patient_summary(patient, today, plans=plans)
     period = parse_period(request.GET.get("period"))
-    chart = chart_for(patient, plans, period, today)
+    reads = patient_reads.read_page(patient, today, chart_days=PERIODS[period], history_page=request.GET.get("page", 1))
+    chart = chart_for(patient, reads.plans, period, today, reads=reads)
     access_record(user=request.user, patient=patient, action=AccessLog.Action.VIEW, ip_address=client_ip(request))
-    # The most severe open flags; the rest wait in the flag queue (the page's cost must not grow with them).
-    open_flags = (
+    # The most severe open flags, with how many are open in all (one query); the rest wait in the flag queue.
+    open_flags = list(
         selectors.open_flags(request.user)
         .filter(patient=patient)
+        .annotate(open_count=Window(Count("pk")))
         .prefetch_related(Prefetch("comments", queryset=FlagComment.objects.select_related("written_by")))
-        .order_by("-severity", "created_at")
+        .order_by("-severity", "created_at")[:OPEN_FLAGS_SHOWN]
     )
     context = {
         "patient": patient,
         "diagnoses": patient.diagnoses.select_related("condition"),
-        "summary": summary,
-        "response": selectors.response_for(patient, today),
+        "summary": patient_reads.summary(reads),
+        "response": patient_reads.response(reads.record, today),
         "chart": chart,
         "drawing": draw(chart),
         "printed_at": timezone.now(),
         "periods": PERIODS,
-        "history": selectors.dose_history(patient, today, request.GET.get("page", 1), plans=plans),
-        "open_flags": open_flags[:OPEN_FLAGS_SHOWN],
-        "open_flag_count": open_flags.count(),
+        "history": patient_reads.history(reads),
+        "open_flags": open_flags,
+        "open_flag_count": open_flags[0].open_count if open_flags else 0,
         "today": today,
         # The header's alerts: a current opioid (critical) and the safety profile's warnings.
         "contraindications": medication_selectors.active_opioids_for(patient, on=today),
@@ -113,6 +114,7 @@ def patient_history(request: HttpRequest, patient: Patient) -> HttpResponse:
     return render(request, "titration/patient_history.html", {"patient": patient, "page": page})
 
 
+@transaction.non_atomic_requests  # reads (and one access-log row): no transaction to open and commit
 @require_GET
 @with_patient("patients.view_patient")
 def patient_export(request: HttpRequest, patient: Patient) -> StreamingHttpResponse:
@@ -406,13 +408,14 @@ def plan_state(request: HttpRequest, patient: Patient) -> HttpResponse:
     return redirect(patient)
 
 
+@transaction.non_atomic_requests  # reads (and one access-log row): no transaction to open and commit
 @require_GET
 @permission_required("titration.view_flag")
 def flag_queue(request: HttpRequest) -> HttpResponse:
     severity = request.GET.get("severity") or None
     kind = request.GET.get("kind") or None
     flags = selectors.flag_queue(request.user, severity=severity, kind=kind)
-    page = Paginator(flags, FLAGS_PER_PAGE).get_page(request.GET.get("page"))
+    page = LookaheadPaginator(flags, FLAGS_PER_PAGE).get_page(request.GET.get("page"))
     log_access(request, AccessLog.Action.FLAG_QUEUE, result_count=len(page.object_list))
     _set_focus_next(page)
     return render(
@@ -426,18 +429,41 @@ def flag_queue(request: HttpRequest) -> HttpResponse:
             "severities": list(selectors.FLAG_SEVERITY_FILTERS),
             "kinds": [(k.value, k.label) for k in Flag.Kind],
             "focus": _flag_id(request.GET.get("focus")),
+            # Asked once for the page, not once per listed flag.
+            "can_acknowledge_critical": request.user.has_perm("titration.acknowledge_critical_flag"),
+            "can_comment": request.user.has_perm("titration.add_flagcomment"),
+            "here": request.get_full_path(),
         },
     )
 
 
-def _set_focus_next(page: Page) -> None:
+class LookaheadPage(Page):
+    next_first: int | None = None  # the id of the first item of the next page
+
+
+class LookaheadPaginator(Paginator):
+    """Reads one item past the page with the page (``next_first``): the queue's focus after its last flag
+    moves there, and the page costs the same queries whether a next page exists or not."""
+
+    def page(self, number: Any) -> LookaheadPage:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:  # as Django's Paginator: the orphans join the last page
+            top = self.count
+        rows = list(self.object_list[bottom : top + 1])
+        page = LookaheadPage(rows[: top - bottom], number, self)
+        page.next_first = rows[top - bottom].pk if len(rows) > top - bottom else None
+        return page
+
+
+def _set_focus_next(page: LookaheadPage) -> None:
     """Give each listed flag ``focus_next``: the flag the focus moves to once it is acknowledged (the one
     below it; for the last one, the next page's first, which moves up, else the one above)."""
     flags = list(page)
     following: list[int | None] = [flag.pk for flag in flags[1:]]
     if page.has_next():
-        flags_listed = cast("QuerySet[Flag]", page.paginator.object_list)  # the queue pages a query of flags
-        following.append(flags_listed.values_list("pk", flat=True)[page.end_index()])
+        following.append(page.next_first)
     else:
         following.append(flags[-2].pk if len(flags) > 1 else None)
     for flag, focus_next in zip(flags, following, strict=False):

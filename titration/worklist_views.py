@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -44,6 +45,7 @@ def _focus(value: str | None) -> int | None:
     return int(value) if value and value.isascii() and value.isdecimal() else None
 
 
+@transaction.non_atomic_requests  # reads only: no transaction to open and commit
 @require_GET
 @permission_required("patients.view_patient")
 def worklist_page(request: HttpRequest) -> HttpResponse:
