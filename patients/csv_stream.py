@@ -18,6 +18,7 @@ sees each line start inside quotes. Numbers the app writes (``Decimal``, ``int``
 from __future__ import annotations
 
 import csv
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -51,6 +52,7 @@ def _runs_as_formula(text: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)  # most cells repeat (statuses, formulations, user names): each is checked once
 def _neutralise_text(text: str) -> str:
     if text[:1] in LEADING_CONTROL or _runs_as_formula(text):
         text = NEUTRALISER + text

@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import datetime
 import heapq
+import itertools
 import zoneinfo
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import F, Q
 from django.utils import timezone
 
 from patients.csv_stream import csv_cell, csv_lines
 from patients.models import Clinic, Patient
 
-from . import selectors
-from .models import CheckIn, DoseEntry, DoseStatus, Flag
+from . import course, patient_reads, selectors
+from .models import CheckIn, DoseEntry, DoseStatus, Flag, SideEffect
 
 BATCH = 2000
 neutralise = csv_cell  # a cell as the CSV writes it: numbers as numbers, formula-like text neutralised
@@ -43,12 +46,16 @@ def _has_field(name: str) -> bool:
     return any(field.name == name for field in DoseEntry._meta.get_fields())
 
 
+_LIQUID_FIELDS = [(name, header) for name, header in LIQUID_FIELDS if _has_field(name)]
+_TIME_OF_DAY_FIELD = _has_field("time_of_day")
+
+
 def _liquid_fields() -> list[tuple[str, str]]:
-    return [(name, header) for name, header in LIQUID_FIELDS if _has_field(name)]
+    return _LIQUID_FIELDS
 
 
 def _time_of_day_field() -> bool:
-    return _has_field("time_of_day")
+    return _TIME_OF_DAY_FIELD
 
 
 def header(*, deidentified: bool = False) -> list[str]:
@@ -100,8 +107,24 @@ def flag_text(flag: Flag) -> str:
     return f"{flag.get_severity_display()}: {kind} ({state})"
 
 
-def _flags(record: DoseEntry | CheckIn) -> str:
-    return "; ".join(flag_text(flag) for flag in record.flags.all())
+def _flags_by_record(patient: Patient) -> tuple[dict[int, str], dict[int, str]]:
+    """Each dose entry's and check-in's flags as the Flags cell writes them (one query; flags are few)."""
+    by_entry: dict[int, list[str]] = defaultdict(list)
+    by_checkin: dict[int, list[str]] = defaultdict(list)
+    flags = Flag.objects.filter(patient=patient).filter(Q(dose_entry__isnull=False) | Q(checkin__isnull=False))
+    for flag in flags.only("dose_entry_id", "checkin_id", "kind", "severity", "acknowledged_at", "closed_as"):
+        if flag.dose_entry_id is not None:
+            by_entry[flag.dose_entry_id].append(flag_text(flag))
+        if flag.checkin_id is not None:
+            by_checkin[flag.checkin_id].append(flag_text(flag))
+    return {k: "; ".join(v) for k, v in by_entry.items()}, {k: "; ".join(v) for k, v in by_checkin.items()}
+
+
+def _side_effects_by_checkin(patient: Patient) -> dict[int, str]:
+    effects: dict[int, list[str]] = defaultdict(list)
+    for effect in SideEffect.objects.filter(checkin__patient=patient).order_by("checkin_id", "kind"):
+        effects[effect.checkin_id].append(str(effect))
+    return {k: "; ".join(v) for k, v in effects.items()}
 
 
 @dataclass(frozen=True)
@@ -127,46 +150,75 @@ def _first_dose_day(patient: Patient) -> datetime.date:
     return first or timezone.localdate()
 
 
-def _status(record: DoseEntry | CheckIn) -> str:
-    if isinstance(record, CheckIn):
-        return "Voided" if record.voided_at else "Check-in"
-    status = str(record.get_status_display())
-    if record.voided_at:
-        was = f"{csv_cell(record.dose_mg)} mg, " if record.dose_mg is not None else ""
+_STATUS = dict(DoseStatus.choices)
+_FORMULATION = dict(DoseEntry._meta.get_field("formulation").flatchoices)
+_TIME_OF_DAY = dict(DoseEntry._meta.get_field("time_of_day").flatchoices) if _time_of_day_field() else {}
+# The columns a row is written from: values, never model instances (a five-year record is 2,000 rows).
+_DOSE_COLUMNS = [
+    "pk",
+    "taken_on",
+    "status",
+    "dose_mg",
+    *(name for name, _ in _liquid_fields()),
+    "formulation",
+    *(["time_of_day"] if _time_of_day_field() else []),
+    "notes",
+    "override_reason",
+    "scheduled_dose_mg",
+    "course_after",
+    "recorded_at",
+    "voided_at",
+    "void_reason",
+]
+_CHECKIN_COLUMNS = [
+    "pk",
+    "checked_on",
+    "pain_score",
+    "sleep_quality",
+    "notes",
+    "recorded_at",
+    "voided_at",
+    "void_reason",
+]
+
+
+def _dose_status(entry: Any) -> str:
+    status = str(_STATUS[entry.status])
+    if entry.voided_at:
+        was = f"{csv_cell(entry.dose_mg)} mg, " if entry.dose_mg is not None else ""
         return f"Voided (was {was}{status.lower()})"
     return status
 
 
-def _dose_row(entry: DoseEntry, expected: Any, dating: _Dating, deidentified: bool) -> list[Any]:
+def _dose_row(entry: Any, expected: Any, flags: str, dating: _Dating, deidentified: bool) -> list[Any]:
     counted = entry.voided_at is None and entry.status == DoseStatus.TAKEN
     row: list[Any] = [dating.day(entry.taken_on), DOSE, entry.dose_mg if counted else None]
     row += [getattr(entry, name) if counted else None for name, _ in _liquid_fields()]
-    row += [expected, _status(entry), entry.get_formulation_display()]
-    row += [entry.get_time_of_day_display()] if _time_of_day_field() else []
+    row += [expected, _dose_status(entry), str(_FORMULATION.get(entry.formulation, entry.formulation))]
+    row += [str(_TIME_OF_DAY.get(entry.time_of_day, entry.time_of_day))] if _time_of_day_field() else []
     row += [None, None, ""]
     if deidentified:
-        return [*row, _flags(entry), dating.day_of(entry.recorded_at), "Yes" if entry.voided_at else "No"]
-    return [*row, entry.notes, entry.override_reason, _flags(entry), *_audit(entry, dating.zone)]
+        return [*row, flags, dating.day_of(entry.recorded_at), "Yes" if entry.voided_at else "No"]
+    return [*row, entry.notes, entry.override_reason, flags, *_audit(entry, dating.zone)]
 
 
-def _checkin_row(checkin: CheckIn, dating: _Dating, deidentified: bool) -> list[Any]:
-    effects = "; ".join(str(effect) for effect in checkin.side_effects.all())
+def _checkin_row(checkin: Any, effects: str, flags: str, dating: _Dating, deidentified: bool) -> list[Any]:
     row: list[Any] = [dating.day(checkin.checked_on), CHECKIN, None]
     row += [None for _ in _liquid_fields()]
-    row += [None, _status(checkin), ""]
+    row += [None, "Voided" if checkin.voided_at else "Check-in", ""]
     row += [""] if _time_of_day_field() else []
     row += [checkin.pain_score, checkin.sleep_quality, effects]
     if deidentified:
-        return [*row, _flags(checkin), dating.day_of(checkin.recorded_at), "Yes" if checkin.voided_at else "No"]
-    return [*row, checkin.notes, "", _flags(checkin), *_audit(checkin, dating.zone)]
+        return [*row, flags, dating.day_of(checkin.recorded_at), "Yes" if checkin.voided_at else "No"]
+    return [*row, checkin.notes, "", flags, *_audit(checkin, dating.zone)]
 
 
-def _audit(record: DoseEntry | CheckIn, zone: datetime.tzinfo) -> list[Any]:
+def _audit(record: Any, zone: datetime.tzinfo) -> list[Any]:
     return [
-        record.recorded_by.username,
+        record.recorded_by_name,
         local_time(record.recorded_at, zone),
         "Yes" if record.voided_at else "No",
-        record.voided_by.username if record.voided_by else "",
+        record.voided_by_name or "",
         local_time(record.voided_at, zone),
         record.void_reason,
     ]
@@ -195,31 +247,55 @@ def rows(patient: Patient, *, deidentified: bool = False) -> Iterator[list[Any]]
         dating = _Dating(origin=None, zone=zone)
         yield from preamble(patient, zone, timezone.now())
         yield HEADER
-    days = DoseEntry.objects.filter(patient=patient).values_list("taken_on", flat=True).distinct()
-    expected = selectors.expected_doses(patient, list(patient.plans.all()), list(days))
+    entry_flags, checkin_flags = _flags_by_record(patient)
+    effects = _side_effects_by_checkin(patient)
+    names = {"recorded_by_name": F("recorded_by__username"), "voided_by_name": F("voided_by__username")}
     entries = (
         DoseEntry.objects.filter(patient=patient)
-        .select_related("recorded_by", "voided_by")
-        .prefetch_related("flags")
+        .annotate(**names)
         .order_by("taken_on", "recorded_at", "pk")
+        .values_list(*_DOSE_COLUMNS, *names, named=True)
     )
     checkins = (
         CheckIn.objects.filter(patient=patient)
-        .select_related("recorded_by", "voided_by")
-        .prefetch_related("side_effects", "flags")
+        .annotate(**names)
         .order_by("checked_on", "recorded_at", "pk")
+        .values_list(*_CHECKIN_COLUMNS, *names, named=True)
     )
     # One table sorted by date: the two date-ordered streams merged, a day's doses before its check-ins.
     dose_rows = (
-        ((e.taken_on, 0, e.recorded_at), _dose_row(e, expected.get(e.taken_on), dating, deidentified))
-        for e in entries.iterator(chunk_size=BATCH)
+        ((e.taken_on, 0, e.recorded_at), _dose_row(e, expected, entry_flags.get(e.pk, ""), dating, deidentified))
+        for e, expected in _with_expected(patient, entries.iterator(chunk_size=BATCH))
     )
     checkin_rows = (
-        ((c.checked_on, 1, c.recorded_at), _checkin_row(c, dating, deidentified))
+        (
+            (c.checked_on, 1, c.recorded_at),
+            _checkin_row(c, effects.get(c.pk, ""), checkin_flags.get(c.pk, ""), dating, deidentified),
+        )
         for c in checkins.iterator(chunk_size=BATCH)
     )
     for _, row in heapq.merge(dose_rows, checkin_rows, key=lambda item: item[0]):
         yield row
+
+
+def _with_expected(patient: Patient, entries: Iterator[Any]) -> Iterator[tuple[Any, Any]]:
+    """Each entry with its day's patient-paced expected dose, as the patient page shows it: the live entry's
+    stored one, and for a day with voided entries only, resumed from the live entry before it."""
+    plans, states = patient_reads.plans_with_states(patient)
+    terms, gap = selectors.plan_terms(plans, states), patient.clinic.restart_after_gap_days
+    position: dict[str, object] | None = None
+    for _, group in itertools.groupby(entries, key=lambda e: e.taken_on):
+        day = list(group)
+        live = next((e for e in day if e.voided_at is None), None)
+        if live is not None:
+            expected = live.scheduled_dose_mg
+            position = live.course_after
+        else:
+            expected = (
+                course.Course(terms, gap, course.Position.from_json(position)).context_on(day[0].taken_on).expected
+            )
+        for entry in day:
+            yield entry, expected
 
 
 def stream(patient: Patient, *, deidentified: bool = False) -> Iterable[str]:
