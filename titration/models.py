@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from typing import TypedDict
+from typing import Self, TypedDict, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -187,23 +187,30 @@ class PlanStateChange(models.Model):
         return f"{rules.PlanState(self.state).label} from {self.effective_on}"
 
 
+_Voidable = TypeVar("_Voidable", bound="VoidableRecord")
+
+
 class DoseStatus(models.TextChoices):
     TAKEN = "taken", "Taken"
     MISSED = "missed", "Missed"
 
 
-class VoidableQuerySet(models.QuerySet):
-    def live(self) -> VoidableQuerySet:
+class VoidableQuerySet(ClinicScopedQuerySet[_Voidable]):
+    """Records that are voided, never deleted; scoped to a clinic through their patient."""
+
+    patient_field = "patient"
+
+    def live(self) -> Self:
         """Records that have not been voided."""
         return self.filter(voided_at__isnull=True)
 
 
-class DoseEntryQuerySet(VoidableQuerySet, ClinicScopedQuerySet):
-    patient_field = "patient"
+class DoseEntryQuerySet(VoidableQuerySet["DoseEntry"]):
+    pass
 
 
-class CheckInQuerySet(VoidableQuerySet, ClinicScopedQuerySet):
-    patient_field = "patient"
+class CheckInQuerySet(VoidableQuerySet["CheckIn"]):
+    pass
 
 
 class FlagQuerySet(ClinicScopedQuerySet["Flag"]):
@@ -228,8 +235,6 @@ class VoidableRecord(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     void_reason = models.TextField(blank=True)
-
-    objects = VoidableQuerySet.as_manager()
 
     class Meta:
         abstract = True

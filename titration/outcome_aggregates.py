@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -43,10 +43,18 @@ def _day(column: str) -> str:
     return f"CAST(julianday({column}) - julianday('2000-01-01') AS INTEGER)"
 
 
+@overload
+def _date(number: int) -> datetime.date: ...
+@overload
+def _date(number: int | None) -> datetime.date | None: ...
 def _date(number: int | None) -> datetime.date | None:
     return None if number is None else EPOCH + datetime.timedelta(days=number)
 
 
+@overload
+def _dose(centi: int) -> Decimal: ...
+@overload
+def _dose(centi: int | None) -> Decimal | None: ...
 def _dose(centi: int | None) -> Decimal | None:
     return None if centi is None else Decimal(int(centi)).scaleb(-2)
 
@@ -237,6 +245,14 @@ def _as_date(value: Any) -> datetime.date | None:
     return datetime.date.fromisoformat(str(value)[:10])
 
 
+def _as_day(value: Any) -> datetime.date:
+    """A date from a NOT NULL column (a reading's day, a date of birth)."""
+    day = _as_date(value)
+    if day is None:
+        raise ValueError("A date from a NOT NULL column is missing.")
+    return day
+
+
 def clinic_outcomes(patients: QuerySet[Patient], filters: Filters, *, today: datetime.date) -> list[PatientOutcome]:
     """The measures of ``patients`` the clinic page needs (``response`` is left out), in five queries."""
     inner, inner_params = patients.values("pk").query.sql_with_params()
@@ -260,10 +276,10 @@ def clinic_outcomes(patients: QuerySet[Patient], filters: Filters, *, today: dat
         if kind == "week":
             weeks[patient_id][int(value)] = bool(hit)
         elif value is not None:
-            doses[patient_id][_dose(int(value))] = bool(hit)  # type: ignore[index]
+            doses[patient_id][_dose(int(value))] = bool(hit)
     readings: dict[int, list[measures.Reading]] = defaultdict(list)
     for patient_id, day, pain, pgic in reading_rows:
-        readings[patient_id].append(measures.Reading(_as_date(day), pain, pgic))  # type: ignore[arg-type]
+        readings[patient_id].append(measures.Reading(_as_day(day), pain, pgic))
 
     result = []
     for row in dose_rows:
@@ -312,7 +328,7 @@ def _outcome(
         to_target = measures.TimeToTarget(None, None, _dose(highest))
     else:
         reached_on = _date(reached_day)
-        to_target = measures.TimeToTarget((reached_on - first).days, reached_on, reached_dose)  # type: ignore[operator]
+        to_target = measures.TimeToTarget((reached_on - first).days, reached_on, reached_dose)
     at_target = None
     if reached_day is not None and end_day >= reached_day:
         at_target = measures.Share(int(days_at_target), end_day - reached_day + 1)
@@ -333,7 +349,7 @@ def _outcome(
     return PatientOutcome(
         patient_id=patient_id,
         sex=sex,
-        date_of_birth=_as_date(born),  # type: ignore[arg-type]
+        date_of_birth=_as_day(born),
         conditions=conditions,
         protocol=("" if first_plan is None else preset if preset in rules.PRESETS else CUSTOM),
         first_dose=first,

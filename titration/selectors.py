@@ -109,15 +109,18 @@ def _plans_with_states(patient: Patient) -> tuple[list[TitrationPlan], list[Plan
     states = []
     for row in rows:
         plans.setdefault(row.pk, row)
-        if row.change_pk is not None:
+        # The columns annotated above: the type of PlanQuerySet (a model's own queryset) drops annotations.
+        cols = row.change_pk, row.change_state, row.change_on, row.change_at  # type: ignore[attr-defined]  # annotated
+        pk, state, effective_on, changed_at = cols
+        if pk is not None:
             states.append(
                 PlanStateChange(
-                    pk=row.change_pk,
+                    pk=pk,
                     patient_id=patient.pk,
                     plan_id=row.pk,
-                    state=row.change_state,
-                    effective_on=row.change_on,
-                    changed_at=row.change_at,
+                    state=state,
+                    effective_on=effective_on,
+                    changed_at=changed_at,
                 )
             )
     states.sort(key=lambda change: (change.effective_on, change.changed_at, change.pk))
