@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from importlib import import_module
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group, User
-from django.test import Client
+from django.test import Client, override_settings
 
 from patients.models import Clinic, Condition, Diagnosis, Membership, Patient, clinic_today
 from patients.roles import Role
@@ -18,9 +19,44 @@ from patients.roles import Role
 PASSWORD = "correct-horse-battery-staple"
 
 
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# "Now" for every test: a Monday morning, so that "today" is the same date in every run and every time zone
+# the tests use, and a test's dates never straddle a real midnight. The clock ticks on from there.
+PINNED_NOW = datetime.datetime(2026, 3, 9, 10, 0, tzinfo=datetime.UTC)
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+def fast_password_hashing() -> override_settings:
+    """Fast password hashing for fixtures broader than one test, which the settings fixture cannot reach."""
+    return override_settings(PASSWORD_HASHERS=FAST_HASHERS)
+
+
+def pinned_clock() -> time_machine.travel:
+    return time_machine.travel(PINNED_NOW, tick=True)
+
+
+def _on_the_real_clock(request: pytest.FixtureRequest) -> bool:
+    """A browser, and a server in a process of its own, read the machine's clock, which time-machine cannot
+    move: those tests, and the live server's thread that answers them, stay on the real clock."""
+    return (
+        request.node.get_closest_marker("browser") is not None
+        or request.node.get_closest_marker("real_clock") is not None
+        or "live_server" in request.fixturenames
+    )
+
+
+@pytest.fixture(autouse=True)
+def clock_pinned(request: pytest.FixtureRequest) -> Iterator[time_machine.Traveller | None]:
+    """Every test runs at PINNED_NOW (and a test's own ``time_machine.travel`` moves it further)."""
+    if _on_the_real_clock(request):
+        yield None
+        return
+    with pinned_clock() as traveller:
+        yield traveller
 
 
 def seed_reference_data() -> None:

@@ -32,6 +32,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.db.backends.sqlite3.base import DatabaseWrapper
+from django.urls import reverse
 from django.utils import timezone
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -46,7 +47,8 @@ sqlite_only = pytest.mark.skipif(
     connection.vendor != "sqlite",
     reason="exercises the SQLite settings; on PostgreSQL tests/titration/test_concurrency.py covers the race",
 )
-pytestmark = sqlite_only
+# gunicorn runs in a process of its own, on the machine's clock: the dates posted to it come from that clock too.
+pytestmark = [sqlite_only, pytest.mark.real_clock]
 
 SETUP_SCRIPT = """
 import datetime, json
@@ -170,9 +172,9 @@ class Clinician:
         return match.group(1)
 
     def sign_in(self) -> None:
-        token = self.csrf_token("/accounts/login/")
+        token = self.csrf_token(reverse("login"))
         status, _ = self.request(
-            "/accounts/login/", {"csrfmiddlewaretoken": token, "username": USERNAME, "password": PASSWORD}
+            reverse("login"), {"csrfmiddlewaretoken": token, "username": USERNAME, "password": PASSWORD}
         )
         assert status == 302, f"sign-in failed with {status}"
 
@@ -259,14 +261,14 @@ def test_eight_clinicians_saving_at_once_on_sqlite_get_one_entry_and_seven_form_
 
         # Burst 1: one patient, one day.
         same, others = patient_ids[0], patient_ids[1:]
-        path = f"/patients/{same}/doses/new/"
+        path = reverse("titration:dose-create", args=[same])
         posts = [(path, _dose(day, c.csrf_token(path), f"{1 + n / 10:.1f}")) for n, c in enumerate(clinicians)]
         first = _burst(clinicians, posts)
 
         # Burst 2: eight patients, one save each.
         posts = []
         for clinician, patient_id in zip(clinicians, others, strict=True):
-            path = f"/patients/{patient_id}/doses/new/"
+            path = reverse("titration:dose-create", args=[patient_id])
             posts.append((path, _dose(day, clinician.csrf_token(path), "1.5")))
         second = _burst(clinicians, posts)
 
