@@ -16,6 +16,7 @@ from medications.forms import DATE_INVALID, UNKNOWN_CHOICE
 from medications.models import MedicationEntry, OpioidIngredient
 from patients.models import AccessLog
 from tests.conftest import client_for
+from tests.dbstate import database_unchanged
 from tests.medications.conftest import days_ago, medication_data
 
 pytestmark = pytest.mark.django_db
@@ -214,12 +215,13 @@ def urls_for(patient, entry):
     ]
 
 
-def test_an_outsider_gets_404_everywhere_and_changes_nothing(outsider_client, prescriber, patient, today):
+def test_an_outsider_gets_404_everywhere_and_changes_nothing(outsider, outsider_client, prescriber, patient, today):
     entry = record(patient, prescriber)
     for url in urls_for(patient, entry):
         assert outsider_client.get(url).status_code == 404, url
         data = {"reason": "x", "stop_date": today.isoformat(), "name": "morphine", "start_date": today.isoformat()}
-        assert outsider_client.post(url, data).status_code in (404, 405), url
+        with database_unchanged(outsider):
+            assert outsider_client.post(url, data).status_code in (404, 405), url
     entry.refresh_from_db()
     assert entry.stop_date is None and entry.voided_at is None
     assert MedicationEntry.objects.count() == 1

@@ -3,6 +3,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from titration import services
 from titration.chart import Chart, ChartDay, axis_top, chart_for, parse_period
@@ -92,7 +93,7 @@ def test_period_allowlist(raw, period):
 
 
 def test_the_patient_page_draws_the_chart_as_svg_with_its_text_alternative(staff_client, history):
-    page = staff_client.get(f"/patients/{history.pk}/?period=30").content.decode()
+    page = staff_client.get(f"{reverse('titration:patient', args=[history.pk])}?period=30").content.decode()
     assert '<svg id="dose-pain-chart"' in page and 'role="img"' in page
     assert "Chart data as a table" in page
     assert "chart.umd.min.js" not in page and "<script>" not in page  # no chart script, no inline script

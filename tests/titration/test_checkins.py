@@ -1,7 +1,9 @@
 import datetime
 
 import pytest
+from django.urls import reverse
 
+from tests.dbstate import database_unchanged
 from titration import services
 from titration.forms import OTHER_NEEDS_DESCRIPTION, PAIN_RANGE
 from titration.models import CheckIn, Flag, SideEffect
@@ -10,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def url(patient) -> str:
-    return f"/patients/{patient.pk}/checkins/new/"
+    return reverse("titration:checkin-create", args=[patient.pk])
 
 
 def checkin_post(day: datetime.date, pain: str = "5", **extra: str) -> dict[str, str]:
@@ -45,7 +47,7 @@ def test_a_severe_side_effect_raises_a_warning_flag(staff_client, patient, today
     assert (flag.kind, flag.severity) == (Flag.Kind.SEVERE_SIDE_EFFECT, Flag.Severity.WARNING)
     assert flag.message == f"Severe insomnia reported at the check-in of {today:%-d %b %Y}."
     assert flag.checkin == CheckIn.objects.get()
-    assert flag in staff_client.get("/flags/").context["page"].object_list
+    assert flag in staff_client.get(reverse("titration:flags")).context["page"].object_list
 
 
 @pytest.mark.parametrize(
@@ -93,20 +95,25 @@ def test_future_dates_and_second_checkins_are_refused(staff_client, patient, tod
 
 def test_a_checkin_is_voided_with_a_reason_and_stays_visible(staff_client, staff, patient, today):
     checkin, _ = services.checkin_record(patient=patient, by=staff, checked_on=today, pain_score=7)
-    void_url = f"/patients/{patient.pk}/checkins/{checkin.pk}/void/"
+    void_url = reverse("titration:checkin-void", args=[patient.pk, checkin.pk])
     assert staff_client.post(void_url, {"reason": ""}).status_code == 200
     assert staff_client.post(void_url, {"reason": "wrong patient"}).status_code == 302
     checkin.refresh_from_db()
     assert checkin.is_voided and checkin.void_reason == "wrong patient"
-    assert "wrong patient" in staff_client.get(f"/patients/{patient.pk}/").content.decode()
+    assert "wrong patient" in staff_client.get(reverse("titration:patient", args=[patient.pk])).content.decode()
 
 
-def test_another_clinic_cannot_record_or_void(outsider_client, staff, patient, today):
-    assert outsider_client.post(url(patient), checkin_post(today)).status_code == 404
+def test_another_clinic_cannot_record_or_void(outsider, outsider_client, staff, patient, today):
+    with database_unchanged(outsider):
+        assert outsider_client.post(url(patient), checkin_post(today)).status_code == 404
     checkin, _ = services.checkin_record(patient=patient, by=staff, checked_on=today, pain_score=7)
-    assert (
-        outsider_client.post(f"/patients/{patient.pk}/checkins/{checkin.pk}/void/", {"reason": "x"}).status_code == 404
-    )
+    with database_unchanged(outsider):
+        assert (
+            outsider_client.post(
+                reverse("titration:checkin-void", args=[patient.pk, checkin.pk]), {"reason": "x"}
+            ).status_code
+            == 404
+        )
 
 
 def test_the_database_refuses_pain_above_10(patient, staff, today):

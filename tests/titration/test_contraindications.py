@@ -13,6 +13,7 @@ from django.urls import reverse
 from medications import services as medication_services
 from medications.models import MedicationEntry, SafetyProfile
 from medications.rules import HYPERSENSITIVITY_WARNING, PAEDIATRIC_WARNING, PREGNANCY_WARNING
+from tests.dbstate import database_unchanged
 from titration import rules, services
 from titration.models import Flag
 from titration.rules import FlagKind, PlanState, Severity
@@ -231,10 +232,11 @@ def test_the_medications_app_calls_the_titration_reconciliation_it_does_not_impo
 
 
 def test_a_staff_member_cannot_set_a_plan_with_the_confirmation_and_an_outsider_gets_404(
-    staff_client, outsider_client, patient, today
+    outsider, staff_client, outsider_client, patient, today
 ):
     url = reverse("titration:plan", args=[patient.pk])
     data = plan_data(today, confirm_opioid="on", opioid_reason="Washout")
     assert staff_client.post(url, data).status_code == 403
-    assert outsider_client.post(url, data).status_code == 404
+    with database_unchanged(outsider):
+        assert outsider_client.post(url, data).status_code == 404
     assert not patient.plans.exists()

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils.html import escape
 
 from titration import services
@@ -28,7 +29,7 @@ def day(n: int) -> datetime.date:
 
 
 def url(patient) -> str:
-    return f"/patients/{patient.pk}/doses/new/"
+    return reverse("titration:dose-create", args=[patient.pk])
 
 
 def dose_days(html: str) -> dict[str, dict[str, object]]:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from titration import selectors, services
 from titration.models import DoseEntry, Flag
@@ -34,7 +35,7 @@ def consistent_history(patient, by, entries: int, today: datetime.date) -> None:
 
 def post_dose(client, patient, today: datetime.date):
     return client.post(
-        f"/patients/{patient.pk}/doses/new/",
+        reverse("titration:dose-create", args=[patient.pk]),
         {"taken_on": today.isoformat(), "dose_mg": "1.5", "formulation": "capsule", "status": "taken"},
     )
 

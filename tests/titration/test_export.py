@@ -5,6 +5,7 @@ import zoneinfo
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from patients.models import AccessLog
@@ -149,7 +150,7 @@ def test_the_de_identified_export_has_no_name_mrn_birth_date_or_free_text_and_co
     staff_client, record, today
 ):
     response, preamble, header, table = download(staff_client, record, "?deidentified=1")
-    body = body_of(staff_client.get(f"/patients/{record.pk}/export.csv?deidentified=1"))
+    body = body_of(staff_client.get(f"{reverse('titration:export', args=[record.pk])}?deidentified=1"))
     for identifier in ("Byron", "Ada", "A-100", "1980", "dr.lee", "nurse.kim", "HYPERLINK", "pharmacy", "fine"):
         assert identifier not in body, identifier
     assert today.isoformat() not in body and str(today.year) not in body  # no calendar date at all
@@ -206,7 +207,7 @@ def test_both_roles_may_export_both_variants_and_each_export_is_logged(staff_cli
 
 
 def test_the_export_is_streamed(staff_client, record):
-    response = staff_client.get(f"/patients/{record.pk}/export.csv")
+    response = staff_client.get(reverse("titration:export", args=[record.pk]))
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
 
@@ -225,8 +226,8 @@ def test_anything_but_deidentified_1_is_the_identified_export(staff_client, pati
 
 
 def test_another_clinic_gets_404_and_nothing_is_logged(outsider_client, record):
-    assert outsider_client.get(f"/patients/{record.pk}/export.csv").status_code == 404
-    assert outsider_client.get(f"/patients/{record.pk}/export.csv?deidentified=1").status_code == 404
+    assert outsider_client.get(reverse("titration:export", args=[record.pk])).status_code == 404
+    assert outsider_client.get(f"{reverse('titration:export', args=[record.pk])}?deidentified=1").status_code == 404
     assert not AccessLog.objects.exists()
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from titration import services
@@ -39,7 +40,7 @@ def queue(clock, patient, make_patient, prescriber):
 
 
 def shown(client, **params) -> list[Flag]:
-    return list(client.get("/flags/", params).context["page"])
+    return list(client.get(reverse("titration:flags"), params).context["page"])
 
 
 def test_the_queue_is_grouped_by_patient_most_severe_group_first(staff_client, queue):
@@ -54,7 +55,7 @@ def test_the_queue_is_grouped_by_patient_most_severe_group_first(staff_client, q
 
 def test_each_group_is_headed_by_the_patient_with_a_per_patient_count(staff_client, queue):
     ada, bea = queue
-    html = staff_client.get("/flags/").content.decode()
+    html = staff_client.get(reverse("titration:flags")).content.decode()
     text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
     assert f"Byron, Ada (MRN {ada.mrn}): 3 open flags" in text
     assert f"Other, Bea (MRN {bea.mrn}): 1 open flag " in text
@@ -63,7 +64,11 @@ def test_each_group_is_headed_by_the_patient_with_a_per_patient_count(staff_clie
 
 def test_the_groups_follow_the_filters(staff_client, queue):
     ada, bea = queue
-    text = " ".join(re.sub(r"<[^>]+>", " ", staff_client.get("/flags/?severity=warning").content.decode()).split())
+    text = " ".join(
+        re.sub(
+            r"<[^>]+>", " ", staff_client.get(f"{reverse('titration:flags')}?severity=warning").content.decode()
+        ).split()
+    )
     assert f"Byron, Ada (MRN {ada.mrn}): 1 open flag " in text  # only the warnings are counted
     assert f"Other, Bea (MRN {bea.mrn}): 1 open flag " in text
 
@@ -71,19 +76,25 @@ def test_the_groups_follow_the_filters(staff_client, queue):
 def test_a_group_split_by_the_page_says_how_many_are_on_it(staff_client, queue, monkeypatch):
     monkeypatch.setattr("titration.views.FLAGS_PER_PAGE", 2)
     ada, _ = queue
-    text = " ".join(re.sub(r"<[^>]+>", " ", staff_client.get("/flags/?page=2").content.decode()).split())
+    text = " ".join(
+        re.sub(r"<[^>]+>", " ", staff_client.get(f"{reverse('titration:flags')}?page=2").content.decode()).split()
+    )
     assert f"Byron, Ada (MRN {ada.mrn}): 3 open flags, 1 on this page" in text
 
 
 def test_after_an_acknowledgement_the_focus_goes_to_the_next_flag(prescriber_client, queue):
     first, second, *_ = shown(prescriber_client)
-    html = prescriber_client.get("/flags/").content.decode()
+    html = prescriber_client.get(reverse("titration:flags")).content.decode()
     assert f'<input type="hidden" name="focus_next" value="{second.pk}">' in html
     response = prescriber_client.post(
-        f"/flags/{first.pk}/acknowledge/",
-        {"note": "Called the patient: took 1.5 mg", "next": "/flags/?severity=", "focus_next": str(second.pk)},
+        reverse("titration:flag-acknowledge", args=[first.pk]),
+        {
+            "note": "Called the patient: took 1.5 mg",
+            "next": f"{reverse('titration:flags')}?severity=",
+            "focus_next": str(second.pk),
+        },
     )
-    assert response["Location"] == f"/flags/?severity=&focus={second.pk}"
+    assert response["Location"] == f"{reverse('titration:flags')}?severity=&focus={second.pk}"
     after = prescriber_client.get(response["Location"]).content.decode()
     assert re.search(rf'<tr id="flag-{second.pk}">.*?id="note-{second.pk}"[^>]*autofocus', after, re.S)
     assert after.count("autofocus") == 1
@@ -92,15 +103,16 @@ def test_after_an_acknowledgement_the_focus_goes_to_the_next_flag(prescriber_cli
 def test_a_refused_acknowledgement_keeps_the_focus_on_its_flag(prescriber_client, queue):
     critical = shown(prescriber_client)[0]
     response = prescriber_client.post(
-        f"/flags/{critical.pk}/acknowledge/", {"note": "ok", "next": "/flags/", "focus_next": "1"}
+        reverse("titration:flag-acknowledge", args=[critical.pk]),
+        {"note": "ok", "next": reverse("titration:flags"), "focus_next": "1"},
     )
-    assert response["Location"] == f"/flags/?focus={critical.pk}"
+    assert response["Location"] == f"{reverse('titration:flags')}?focus={critical.pk}"
     assert Flag.objects.get(pk=critical.pk).is_open
 
 
 def test_the_last_flag_of_the_queue_sends_the_focus_to_the_one_above(prescriber_client, queue):
     *_, above, last = shown(prescriber_client)
-    html = prescriber_client.get("/flags/").content.decode()
+    html = prescriber_client.get(reverse("titration:flags")).content.decode()
     form = re.search(rf'action="/flags/{last.pk}/acknowledge/".*?</form>', html, re.S).group(0)
     assert f'name="focus_next" value="{above.pk}"' in form
 
@@ -109,9 +121,10 @@ def test_acknowledging_from_another_page_returns_there_unchanged(prescriber_clie
     ada, _ = queue
     flag = shown(prescriber_client)[-1]
     response = prescriber_client.post(
-        f"/flags/{flag.pk}/acknowledge/", {"note": "fine", "next": f"/patients/{ada.pk}/", "focus_next": "3"}
+        reverse("titration:flag-acknowledge", args=[flag.pk]),
+        {"note": "fine", "next": reverse("titration:patient", args=[ada.pk]), "focus_next": "3"},
     )
-    assert response["Location"] == f"/patients/{ada.pk}/"
+    assert response["Location"] == reverse("titration:patient", args=[ada.pk])
 
 
 def test_the_grouped_queue_costs_the_same_queries_for_more_patients(clock, staff_client, make_patient, prescriber):
@@ -129,9 +142,9 @@ def test_the_grouped_queue_costs_the_same_queries_for_more_patients(clock, staff
             )
 
     def count() -> int:
-        staff_client.get("/flags/")
+        staff_client.get(reverse("titration:flags"))
         with CaptureQueriesContext(connection) as captured:
-            staff_client.get("/flags/")
+            staff_client.get(reverse("titration:flags"))
         return len(captured)
 
     add(2)

@@ -15,7 +15,7 @@ from titration.models import CheckIn, DoseEntry, PlanStateChange, SideEffect, St
 
 pytestmark = pytest.mark.django_db
 
-URL = "/outcomes/"
+URL = reverse("titration:outcomes")
 TODAY = datetime.date(2026, 3, 9)  # the ``clock`` fixture's day
 
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.template import Context, Template
+from django.urls import reverse
 
 from titration import selectors, services
 from titration.models import DoseStatus
@@ -16,7 +17,7 @@ def days_ago(today, n):
 
 def test_the_page_shows_plan_current_dose_and_next_step(staff_client, patient, low_slow_plan, prescriber, today):
     services.dose_record(patient=patient, by=prescriber, taken_on=days_ago(today, 1), dose_mg=Decimal("1.5"))
-    page = staff_client.get(f"/patients/{patient.pk}/").content.decode()
+    page = staff_client.get(reverse("titration:patient", args=[patient.pk])).content.decode()
     assert "0.5 mg, + 0.5 mg every 7 days, to 4.5 mg" in page
     # Patient-paced: the patient reached 1.5 mg yesterday, so the next step is 7 days after that, not the
     # calendar's step of tomorrow.
@@ -39,7 +40,7 @@ def test_history_shows_gaps_voids_missed_and_flags(staff_client, patient, low_sl
     assert not by_day[days_ago(today, 2)].is_gap
     assert [d.day for d in history.days] == sorted((d.day for d in history.days), reverse=True)
     assert history.start == low_slow_plan.start_date  # the plan's span, no earlier
-    page = staff_client.get(f"/patients/{patient.pk}/").content.decode()
+    page = staff_client.get(reverse("titration:patient", args=[patient.pk])).content.decode()
     assert "entered for the wrong day" in page
     assert "Missed" in page
     assert "Nothing recorded for this day" in page
@@ -62,7 +63,7 @@ def test_history_is_paginated_by_30_days(staff_client, patient, prescriber, toda
     assert third.days[-1].day == days_ago(today, 89)
     assert selectors.dose_history(patient, today, "junk").number == 1
     assert selectors.dose_history(patient, today, 99).number == 3
-    assert staff_client.get(f"/patients/{patient.pk}/", {"page": "x"}).status_code == 200
+    assert staff_client.get(reverse("titration:patient", args=[patient.pk]), {"page": "x"}).status_code == 200
 
 
 def test_dashboard_counts_open_flags_by_severity(staff_client, patient, prescriber, today):

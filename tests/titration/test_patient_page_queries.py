@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from titration import course, selectors, services
 from titration.models import CheckIn, DoseEntry, Flag
@@ -54,7 +55,7 @@ def fill_history(patient, user, days: int, today: datetime.date) -> None:
 
 def page_queries(client, patient, period: str) -> int:
     with CaptureQueriesContext(connection) as captured:
-        response = client.get(f"/patients/{patient.pk}/", {"period": period})
+        response = client.get(reverse("titration:patient", args=[patient.pk]), {"period": period})
     assert response.status_code == 200
     return len(captured)
 
@@ -67,14 +68,14 @@ def test_query_count_is_the_same_for_30_and_1800_entries(
     fill_history(short, prescriber, 30, today)
     fill_history(long, prescriber, 1800, today)
     with django_assert_max_num_queries(MAX_QUERIES):
-        staff_client.get(f"/patients/{long.pk}/", {"period": period})
+        staff_client.get(reverse("titration:patient", args=[long.pk]), {"period": period})
     assert page_queries(staff_client, short, period) == page_queries(staff_client, long, period)
 
 
 def test_the_history_table_shows_one_page_of_days(staff_client, make_patient, prescriber, today):
     patient = make_patient()
     fill_history(patient, prescriber, 1800, today)
-    history = staff_client.get(f"/patients/{patient.pk}/").context["history"]
+    history = staff_client.get(reverse("titration:patient", args=[patient.pk])).context["history"]
     assert len(history.days) == 30
     assert history.num_pages == 61
 
@@ -83,7 +84,7 @@ def test_the_page_lists_the_most_severe_open_flags_and_counts_the_rest(staff_cli
     patient = make_patient()
     fill_history(patient, prescriber, 300, today)  # 30 open info flags
     Flag.objects.create(patient=patient, kind="tenfold_change", severity=30, message="critical one")
-    response = staff_client.get(f"/patients/{patient.pk}/")
+    response = staff_client.get(reverse("titration:patient", args=[patient.pk]))
     shown = list(response.context["open_flags"])
     assert len(shown) == 10 and shown[0].message == "critical one"
     assert "31 open flags in all: the 10 most severe are shown." in response.content.decode()

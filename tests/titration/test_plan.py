@@ -2,6 +2,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from titration.forms import (
     CONCENTRATION_OUTSIDE_LIMITS,
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def url(patient) -> str:
-    return f"/patients/{patient.pk}/plan/"
+    return reverse("titration:plan", args=[patient.pk])
 
 
 def plan_post(today, **overrides):
@@ -246,7 +247,7 @@ def test_a_stale_plan_save_shows_who_changed_it_the_diff_and_can_be_reapplied(pa
 
 
 def state_url(patient) -> str:
-    return f"/patients/{patient.pk}/plan/state/"
+    return reverse("titration:plan-state", args=[patient.pk])
 
 
 def test_a_prescriber_holds_the_plan_with_a_reason_and_it_is_audited(prescriber_client, prescriber, patient, today):
@@ -261,7 +262,7 @@ def test_a_prescriber_holds_the_plan_with_a_reason_and_it_is_audited(prescriber_
         today,
     )
     assert change.history.get().history_change_reason == "best-tolerated dose"
-    page = prescriber_client.get(f"/patients/{patient.pk}/").content.decode()
+    page = prescriber_client.get(reverse("titration:patient", args=[patient.pk])).content.decode()
     assert "Holding at the current dose since" in page and "best-tolerated dose" in page
     assert f'action="/patients/{patient.pk}/plan/state/"' in prescriber_client.get(url(patient)).content.decode()
 

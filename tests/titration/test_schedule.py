@@ -4,6 +4,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from patients.models import AccessLog
 from titration import services
@@ -150,9 +151,9 @@ def test_both_roles_see_the_schedule_and_another_clinic_gets_404(
     clock, patient, prescriber, staff_client, prescriber_client, outsider_client
 ):
     plan_for(patient, prescriber, TODAY)
-    assert staff_client.get(f"/patients/{patient.pk}/schedule/").status_code == 200
-    assert prescriber_client.get(f"/patients/{patient.pk}/schedule/").status_code == 200
-    assert outsider_client.get(f"/patients/{patient.pk}/schedule/").status_code == 404
+    assert staff_client.get(reverse("titration:schedule", args=[patient.pk])).status_code == 200
+    assert prescriber_client.get(reverse("titration:schedule", args=[patient.pk])).status_code == 200
+    assert outsider_client.get(reverse("titration:schedule", args=[patient.pk])).status_code == 404
     assert outsider_client.get("/patients/999999/schedule/").status_code == 404
 
 

@@ -7,10 +7,12 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from patients.models import Clinic, Membership
 from tests.conftest import client_for
+from tests.dbstate import database_unchanged
 from titration import rules, services, worklist_views
 from titration.models import DoseEntry, DoseStatus, Flag
 
@@ -18,7 +20,7 @@ from .conftest import dose_post, plan_for, take
 
 pytestmark = pytest.mark.django_db
 
-WORKLIST = "/worklist/"
+WORKLIST = reverse("titration:worklist")
 
 
 def ago(n: int) -> datetime.date:
@@ -26,7 +28,7 @@ def ago(n: int) -> datetime.date:
 
 
 def log_url(patient) -> str:
-    return f"/patients/{patient.pk}/doses/log-expected/"
+    return reverse("titration:dose-log-expected", args=[patient.pk])
 
 
 def row(html: str, patient) -> str:
@@ -208,7 +210,7 @@ def test_the_one_action_raises_the_flags_the_dose_form_would(clock, make_patient
         plan_for(twin, prescriber, ago(12), starting="0.5", step="0.5", target="1")
         take(twin, prescriber, ago(12), ago(1), "0.5")
     via_form, via_button = twins
-    prescriber_client.post(f"/patients/{via_form.pk}/doses/new/", dose_post(ago(0), "1"))
+    prescriber_client.post(reverse("titration:dose-create", args=[via_form.pk]), dose_post(ago(0), "1"))
     prescriber_client.post(log_url(via_button), log_post(ago(0), "1"))
 
     def flags(patient):
@@ -232,8 +234,9 @@ def test_staff_cannot_log_in_one_action(stepper, staff_client):
     assert not DoseEntry.objects.filter(taken_on=ago(0)).exists()
 
 
-def test_another_clinic_cannot_log_in_one_action(stepper, outsider_client):
-    assert outsider_client.post(log_url(stepper), log_post(ago(0), "1")).status_code == 404
+def test_another_clinic_cannot_log_in_one_action(outsider, stepper, outsider_client):
+    with database_unchanged(outsider):
+        assert outsider_client.post(log_url(stepper), log_post(ago(0), "1")).status_code == 404
     assert not DoseEntry.objects.filter(taken_on=ago(0)).exists()
 
 
@@ -255,14 +258,16 @@ def test_a_dose_that_needs_a_confirmation_goes_to_the_prefilled_dose_form(
     assert "Log 5 mg taken today" in row(page(prescriber_client), patient)
     response = prescriber_client.post(log_url(patient), log_post(ago(0), "5"))
     assert response.status_code == 302
-    assert response["Location"] == f"/patients/{patient.pk}/doses/new/"
+    assert response["Location"] == reverse("titration:dose-create", args=[patient.pk])
     assert not DoseEntry.objects.filter(patient=patient, taken_on=ago(0)).exists()
     form = prescriber_client.get(response["Location"]).content.decode()
     assert "5 mg for Hol Holder was not logged from the worklist." in form
     assert "5 mg is above the LDN range of 0.5–4.5 mg." in form
     assert re.search(r'name="dose_mg"[^>]*value="5"', form)  # the form is pre-filled with the expected dose
     # The dose form asks the same confirmation of the same dose.
-    asked = prescriber_client.post(f"/patients/{patient.pk}/doses/new/", dose_post(ago(0), "5")).content.decode()
+    asked = prescriber_client.post(
+        reverse("titration:dose-create", args=[patient.pk]), dose_post(ago(0), "5")
+    ).content.decode()
     assert "5 mg is above the LDN range of 0.5–4.5 mg." in asked
     assert 'name="confirm_out_of_range"' in asked
 
@@ -270,7 +275,7 @@ def test_a_dose_that_needs_a_confirmation_goes_to_the_prefilled_dose_form(
 def test_a_refused_dose_goes_to_the_dose_form_with_the_message(stepper, prescriber_client, prescriber):
     prescriber_client.post(log_url(stepper), log_post(ago(0), "1"))
     response = prescriber_client.post(log_url(stepper), log_post(ago(0), "1"), follow=True)  # a second click
-    assert response.redirect_chain[-1][0] == f"/patients/{stepper.pk}/doses/new/"
+    assert response.redirect_chain[-1][0] == reverse("titration:dose-create", args=[stepper.pk])
     assert rules.DUPLICATE_DAY in response.content.decode()
     assert DoseEntry.objects.filter(patient=stepper, taken_on=ago(0)).count() == 1
 
@@ -286,7 +291,7 @@ def test_a_refused_dose_goes_to_the_dose_form_with_the_message(stepper, prescrib
 )
 def test_a_dose_that_is_not_todays_expected_dose_goes_to_the_form_and_stores_nothing(stepper, prescriber_client, data):
     response = prescriber_client.post(log_url(stepper), data, follow=True)
-    assert response.redirect_chain[-1][0] == f"/patients/{stepper.pk}/doses/new/"
+    assert response.redirect_chain[-1][0] == reverse("titration:dose-create", args=[stepper.pk])
     assert worklist_views.EXPECTED_CHANGED in response.content.decode()
     assert not DoseEntry.objects.filter(patient=stepper, taken_on=ago(0)).exists()
 
@@ -301,7 +306,7 @@ def test_after_the_action_the_list_comes_back_at_the_next_row_with_its_focus(
     html = page(prescriber_client)
     assert f'<input type="hidden" name="next_patient" value="{second.pk}">' in row_html(html, first)
     response = prescriber_client.post(log_url(first), log_post(ago(0), "0.5", next_patient=str(second.pk)))
-    assert response["Location"] == f"/worklist/?focus={second.pk}"
+    assert response["Location"] == f"{reverse('titration:worklist')}?focus={second.pk}"
     after = prescriber_client.get(response["Location"]).content.decode()
     assert re.search(r"<button[^>]*autofocus>Log 0.5 mg", row_html(after, second))
     assert after.count("autofocus") == 1
@@ -311,9 +316,9 @@ def test_the_pages_script_gets_the_next_location_as_json(stepper, prescriber_cli
     response = prescriber_client.post(
         log_url(stepper), log_post(ago(0), "1", next_patient="7"), headers={"X-Requested-With": "fetch"}
     )
-    assert response.json() == {"location": "/worklist/?focus=7"}
+    assert response.json() == {"location": f"{reverse('titration:worklist')}?focus=7"}
     refused = prescriber_client.post(log_url(stepper), log_post(ago(0), "1"), headers={"X-Requested-With": "fetch"})
-    assert refused.json() == {"location": f"/patients/{stepper.pk}/doses/new/"}
+    assert refused.json() == {"location": reverse("titration:dose-create", args=[stepper.pk])}
 
 
 def row_html(html: str, patient) -> str:

@@ -1,9 +1,10 @@
-"""Edges found in review: each would have let a wrong dose or a wrong schedule through unnoticed."""
+"""Edges of the dose and plan forms: each would let a wrong dose or a wrong schedule through unnoticed."""
 
 import datetime
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from tests.conftest import client_for, make_user
 from titration import rules, services
@@ -20,7 +21,7 @@ def ago(today, n):
 
 
 def test_an_underscore_is_not_read_as_a_digit_separator(prescriber_client, patient, today):
-    response = prescriber_client.post(f"/patients/{patient.pk}/doses/new/", dose_post(today, "1_5"))
+    response = prescriber_client.post(reverse("titration:dose-create", args=[patient.pk]), dose_post(today, "1_5"))
     assert response.context["form"].errors["dose_mg"] == [rules.NOT_A_NUMBER]
     assert not DoseEntry.objects.exists()
 
@@ -67,7 +68,7 @@ def test_a_future_start_is_refused_while_a_plan_is_active(prescriber_client, pat
         "formulation": "capsule",
         "dosing_time": "bedtime",
     }
-    response = prescriber_client.post(f"/patients/{patient.pk}/plan/", data)
+    response = prescriber_client.post(reverse("titration:plan", args=[patient.pk]), data)
     assert response.context["form"].errors["start_date"] == [FUTURE_START_WITH_ACTIVE_PLAN]
     assert patient.plans.count() == 1
 
@@ -83,12 +84,12 @@ def test_a_fixed_dose_plan_needs_its_target_equal_to_its_start(prescriber_client
         "formulation": "capsule",
         "dosing_time": "bedtime",
     }
-    response = prescriber_client.post(f"/patients/{patient.pk}/plan/", data)
+    response = prescriber_client.post(reverse("titration:plan", args=[patient.pk]), data)
     assert response.context["form"].errors["target_dose_mg"] == [FIXED_DOSE_TARGET]
 
 
 def test_a_confirmation_holds_only_for_the_dose_it_was_given_for(prescriber_client, patient, today):
-    url = f"/patients/{patient.pk}/doses/new/"
+    url = reverse("titration:dose-create", args=[patient.pk])
     warned = prescriber_client.post(url, dose_post(today, "5"))
     assert 'name="confirmed_dose_mg" value="5"' in warned.content.decode()
     changed = dose_post(today, "45", confirm_out_of_range="on", override_reason="ok", confirmed_dose_mg="5")
@@ -102,13 +103,13 @@ def test_a_confirmation_holds_only_for_the_dose_it_was_given_for(prescriber_clie
 
 def test_a_member_without_a_role_sees_no_patient_data(clinic, patient):
     client = client_for(make_user("no.role", None, clinic))
-    assert client.get("/patients/").status_code == 403
+    assert client.get(reverse("patients:list")).status_code == 403
     assert client.get("/").status_code == 403
-    assert client.get(f"/patients/{patient.pk}/").status_code == 403
+    assert client.get(reverse("titration:patient", args=[patient.pk])).status_code == 403
 
 
 def test_the_access_log_filter_ignores_non_ascii_digits(db):
     from django.contrib.auth.models import User
 
     admin = User.objects.create_superuser("root", "root@example.org", "a-long-admin-passphrase")
-    assert client_for(admin).get("/audit/access/", {"patient": "²"}).status_code == 200
+    assert client_for(admin).get(reverse("patients:access-log"), {"patient": "²"}).status_code == 200

@@ -1,6 +1,7 @@
-"""Each finding of the careful-clinic test, walked again through the real forms over HTTP: each now holds.
+"""The flags a titration raises, walked through the real forms over HTTP: tenfold slips, first doses, steps
+due, holds, runs off the expected dose, missed entries, responses, and who may clear a critical flag.
 
-One test per finding, named after it; the date is pinned (a Monday) and moved day by day where the story
+One test per rule, named after it; the date is pinned (a Monday) and moved day by day where the story
 needs it. The 90-day titration at the end counts every flag it raises, by kind and severity.
 """
 
@@ -15,6 +16,7 @@ from unittest import mock
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from titration import rules, services
@@ -253,7 +255,7 @@ def test_voiding_the_slip_closes_its_flags_everywhere_and_the_critical_count_goe
     assert desk.void(slip, "decimal slip: 1.5 mg was taken").status_code == 302
     assert set(slip.flags.values_list("closed_as", flat=True)) == {Flag.ClosedAs.ENTRY_VOIDED}
     assert dict(nurse.dashboard().open_flags_by_severity) == {"critical": 0, "warning": 0, "info": 0}
-    assert "No open flags." in nurse.client.get("/flags/").content.decode()
+    assert "No open flags." in nurse.client.get(reverse("titration:flags")).content.decode()
     assert "No open flags." in nurse.page()
     assert desk.dose(ago(1), "1.5").status_code == 302  # the correct dose for the day: no flag
     assert flags_on(ago(1)) == set()
@@ -357,7 +359,7 @@ def test_only_a_prescriber_clears_a_critical_flag_and_only_with_a_note_of_a_few_
     desk.dose(ago(1), "1.5")
     desk.dose(ago(0), "15", reason="as written")
     critical = Flag.objects.get(severity=rules.Severity.CRITICAL)
-    url = f"/flags/{critical.pk}/acknowledge/"
+    url = reverse("titration:flag-acknowledge", args=[critical.pk])
     assert nurse.client.post(url, {"note": ""}).status_code == 403
     assert nurse.client.post(url, {"note": "phoned the patient, all fine"}).status_code == 403
     assert services.CRITICAL_NOTE_TOO_SHORT in desk.client.post(url, {"note": ""}, follow=True).content.decode()
