@@ -80,7 +80,7 @@ def _copy_with_history(objects: list[Record], *, by: Any, reasons: Sequence[str]
         instance._state.db = connection.alias
     _copy(meta.db_table, fields, (row for row, _ in _rows(objects, fields)))
 
-    history = model.history.model  # type: ignore[attr-defined]
+    history = model.history.model  # type: ignore[attr-defined]  # simple-history's manager, undeclared on Model
     tracked = [f for f in history._meta.concrete_fields if not f.name.startswith("history_")]
     extra = ["history_date", "history_change_reason", "history_type", "history_user_id"]
     user_id = getattr(by, "pk", None)

@@ -18,7 +18,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet, Subquery
@@ -27,6 +27,9 @@ from patients.models import Patient
 
 from . import course, outcomes, rules
 from .models import CheckIn, DoseEntry, DoseStatus, Flag, PlanStateChange, SideEffect, TitrationPlan
+
+if TYPE_CHECKING:  # selectors imports this module: its names are imported late where the code needs them
+    from .selectors import HistoryPage
 
 _ENTRY_FIELDS = [f.attname for f in DoseEntry._meta.concrete_fields]
 _CHECKIN_FIELDS = [f.attname for f in CheckIn._meta.concrete_fields]
@@ -46,16 +49,19 @@ def plans_with_states(patient: Patient) -> tuple[list[TitrationPlan], list[PlanS
     states = []
     for row in rows:
         plans.setdefault(row.pk, row)
-        if row.change_pk is not None:
+        # The columns annotated above: the type of PlanQuerySet (a model's own queryset) drops annotations.
+        pk, state, effective_on = row.change_pk, row.change_state, row.change_on  # type: ignore[attr-defined]  # annotated
+        changed_at, reason = row.change_at, row.change_reason  # type: ignore[attr-defined]  # annotated
+        if pk is not None:
             states.append(
                 PlanStateChange(
-                    pk=row.change_pk,
+                    pk=pk,
                     patient_id=patient.pk,
                     plan_id=row.pk,
-                    state=row.change_state,
-                    effective_on=row.change_on,
-                    changed_at=row.change_at,
-                    reason=row.change_reason,
+                    state=state,
+                    effective_on=effective_on,
+                    changed_at=changed_at,
+                    reason=reason,
                 )
             )
     states.sort(key=lambda change: (change.effective_on, change.changed_at, change.pk))
@@ -91,7 +97,7 @@ class Record:
 
 
 def _user(pk: int | None, username: str | None) -> Any:
-    return None if pk is None else get_user_model()(pk=pk, username=username)
+    return None if pk is None else get_user_model()(pk=pk, username=username or "")
 
 
 def as_entry(row: Any) -> DoseEntry:
@@ -107,7 +113,7 @@ def as_checkin(row: Any) -> CheckIn:
     checkin = CheckIn.from_db(CheckIn.objects.db, _CHECKIN_FIELDS, row.fields)
     checkin.recorded_by = _user(checkin.recorded_by_id, row.recorded_by_name)
     checkin.voided_by = _user(checkin.voided_by_id, row.voided_by_name)
-    checkin.listed_effects = row.effects
+    checkin.listed_effects = row.effects  # type: ignore[attr-defined]  # for the page; not a column
     return checkin
 
 
@@ -356,7 +362,7 @@ def summary(reads: PageReads) -> Any:
     )
 
 
-def history(reads: PageReads) -> Any:
+def history(reads: PageReads) -> HistoryPage:
     """The history's page of days, newest first, with gaps and voids (no query: from the page's reads)."""
     from .selectors import HistoryDay, HistoryPage
 
@@ -372,13 +378,13 @@ def history(reads: PageReads) -> Any:
     for row in reads.record.entries:
         if start <= row.taken_on <= end:
             entry = as_entry(row)
-            entry.listed_flags = by_entry.get(entry.pk, [])
+            entry.listed_flags = by_entry.get(entry.pk, [])  # type: ignore[attr-defined]  # for the page
             entries[entry.taken_on].append(entry)
     checkins: dict[datetime.date, list[CheckIn]] = defaultdict(list)
     for checkin_row in reads.record.checkins:
         if start <= checkin_row.checked_on <= end:
             checkin = as_checkin(checkin_row)
-            checkin.listed_flags = by_checkin.get(checkin.pk, [])
+            checkin.listed_flags = by_checkin.get(checkin.pk, [])  # type: ignore[attr-defined]  # for the page
             checkins[checkin.checked_on].append(checkin)
     span = [end - datetime.timedelta(days=i) for i in range((end - start).days + 1)]
     expected = reads.resumed.expected_on(span)

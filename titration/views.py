@@ -445,6 +445,12 @@ class LookaheadPaginator(Paginator):
     """Reads one item past the page with the page (``next_first``): the queue's focus after its last flag
     moves there, and the page costs the same queries whether a next page exists or not."""
 
+    def get_page(self, number: Any) -> LookaheadPage:
+        page = super().get_page(number)  # Django's get_page goes through page() below
+        if not isinstance(page, LookaheadPage):
+            raise TypeError("LookaheadPaginator makes LookaheadPages")
+        return page
+
     def page(self, number: Any) -> LookaheadPage:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
