@@ -22,7 +22,7 @@ from patients.concurrency import StaleEditError
 from patients.models import AccessLog, Patient, clinic_today
 from patients.services import access_record
 
-from . import diary, export, patient_reads, selectors, services
+from . import diary, export, outcome_aggregates, patient_reads, selectors, services
 from .audit import audit_trail
 from .chart import PERIODS, chart_for, parse_period
 from .chart_drawing import draw
@@ -91,6 +91,7 @@ def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
         "diagnoses": patient.diagnoses.select_related("condition"),
         "summary": patient_reads.summary(reads),
         "response": patient_reads.response(reads.record, today),
+        "outcome_row": outcome_aggregates.patient_row(patient, reads.record.checkins, today=today),
         "chart": chart,
         "drawing": draw(chart),
         "printed_at": timezone.now(),
