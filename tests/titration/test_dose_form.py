@@ -177,7 +177,7 @@ class TestRoles:
         assert staff_client.post(url(patient), dose_post(today, "1")).status_code == 403
         assert not DoseEntry.objects.exists()
 
-    def test_another_clinic_gets_404(outsider, self, outsider_client, patient, today):
+    def test_another_clinic_gets_404(self, outsider, outsider_client, patient, today):
         assert outsider_client.get(url(patient)).status_code == 404
         with database_unchanged(outsider):
             assert outsider_client.post(url(patient), dose_post(today, "1")).status_code == 404
