@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -147,6 +147,18 @@ class DuplicateClinicNameError(Exception):
     """Another clinic took this name between the form check and the save."""
 
 
+# Called, in the saving transaction, when a clinic's restart gap changes: what was derived from it (expected
+# doses, flags) must follow. Apps that build on this one register here; this app imports none of them.
+RestartGapChanged = Callable[..., None]
+_restart_gap_listeners: list[RestartGapChanged] = []
+
+
+def restart_gap_changed_listen(listener: RestartGapChanged) -> None:
+    """Register ``listener(clinic=, by=, cause=)`` to run after a clinic's restart gap changes (once)."""
+    if listener not in _restart_gap_listeners:
+        _restart_gap_listeners.append(listener)
+
+
 def clinic_settings_save(*, clinic: Clinic, by: Any, reason: str, version: int | None = None) -> Clinic:
     """Save a clinic's edited settings, with who and why in the audit trail.
 
@@ -157,7 +169,12 @@ def clinic_settings_save(*, clinic: Clinic, by: Any, reason: str, version: int |
         with transaction.atomic():
             if version is not None:
                 check_version(clinic, opened=version, submitted=submitted_values(clinic, CLINIC_SETTINGS_FIELDS))
+            stored_gap = Clinic.objects.filter(pk=clinic.pk).values_list("restart_after_gap_days", flat=True).first()
             save_audited(clinic, by=by, reason=reason)
+            if stored_gap is not None and stored_gap != clinic.restart_after_gap_days:
+                cause = f"the clinic's restart gap changed from {stored_gap} to {clinic.restart_after_gap_days} days"
+                for listener in _restart_gap_listeners:
+                    listener(clinic=clinic, by=by, cause=cause)
     except IntegrityError as exc:
         if "name" in violated_constraint(exc).lower():
             raise DuplicateClinicNameError from exc

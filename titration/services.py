@@ -668,6 +668,15 @@ def _liquid(
         raise RecordError(str(exc), Problem.VOLUME) from None
 
 
+def clinic_courses_reconcile(*, clinic: Any, by: Any, cause: str) -> None:
+    """Re-derive the expected doses and flags of every patient of ``clinic`` with a dose on record (after a
+    change of its restart gap, which decides when a gap restarts the plan). Runs in the caller's transaction."""
+    for patient in (
+        Patient.objects.filter(clinic=clinic, dose_entries__isnull=False).distinct().select_related("clinic")
+    ):
+        flags_reconcile(patient=patient, by=by, cause=cause)
+
+
 @transaction.atomic
 def flags_reconcile(*, patient: Patient, by: Any, cause: str) -> None:
     """Re-assess the patient's whole course and bring the dose flags in line with it."""
