@@ -20,9 +20,11 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# "Now" for every test: a Monday morning, so that "today" is the same date in every run and every time zone
-# the tests use, and a test's dates never straddle a real midnight. The clock ticks on from there.
-PINNED_NOW = datetime.datetime(2026, 3, 9, 10, 0, tzinfo=datetime.UTC)
+# "Now" for every test: a Monday at noon, so that "today" is the same date in every run and every time zone
+# the tests use, and a test's dates never straddle a real midnight. The clock ticks on from there. It is the
+# instant the tests' own standing clocks start at (tests/titration/conftest.py MONDAY), never after it: a
+# session signed in at PINNED_NOW must not have been idle when such a clock reads it.
+PINNED_NOW = datetime.datetime(2026, 3, 9, 12, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True)
