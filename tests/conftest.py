@@ -12,11 +12,16 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Group, User
 from django.test import Client, override_settings
+from hypothesis import settings as hypothesis_settings
 
 from patients.models import Clinic, Condition, Diagnosis, Membership, Patient, clinic_today
 from patients.roles import Role
 
 PASSWORD = "correct-horse-battery-staple"
+
+# Property tests check behaviour, never speed: no per-example deadline (a busy machine is not a failure).
+hypothesis_settings.register_profile("project", deadline=None)
+hypothesis_settings.load_profile("project")
 
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
