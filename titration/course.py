@@ -342,29 +342,33 @@ def _continues(run: list[AssessedEntry], item: AssessedEntry | None, test: Calla
     return item is not None and (item.entry.day - run[-1].entry.day).days == 1 and test(item)
 
 
+def _run_flag(run: list[AssessedEntry], kind: FlagKind, severity: Severity, summary: str) -> DerivedFlag:
+    """One flag for a run of days on its first entry: the day's own message, or ``summary`` for several days."""
+    first = run[0]
+    message = next(f.message for f in first.findings if f.kind == kind) if len(run) == 1 else summary
+    return DerivedFlag(first.entry.id, kind, severity, message)
+
+
+def _span(run: list[AssessedEntry], noun: str) -> str:
+    return f"{len(run)} consecutive {noun} ({_day(run[0].entry.day)} – {_day(run[-1].entry.day)})"
+
+
 def _off_schedule_flag(run: list[AssessedEntry]) -> DerivedFlag:
-    first, last = run[0], run[-1]
-    if len(run) == 1:
-        message = next(f.message for f in first.findings if f.kind == FlagKind.OFF_SCHEDULE)
-    else:
-        message = (
-            f"{len(run)} consecutive days ({_day(first.entry.day)} – {_day(last.entry.day)}) differ from the "
-            f"expected dose; latest {format_dose(last.entry.dose)} instead of {format_dose(last.context.expected)}."
-        )
-    return DerivedFlag(first.entry.id, FlagKind.OFF_SCHEDULE, Severity.INFO, message)
+    last = run[-1]
+    summary = (
+        f"{_span(run, 'days')} differ from the expected dose; latest {format_dose(last.entry.dose)} "
+        f"instead of {format_dose(last.context.expected)}."
+    )
+    return _run_flag(run, FlagKind.OFF_SCHEDULE, Severity.INFO, summary)
 
 
 def _taken_while_off_flag(run: list[AssessedEntry]) -> DerivedFlag:
-    first, last = run[0], run[-1]
-    if len(run) == 1:
-        message = next(f.message for f in first.findings if f.kind == FlagKind.TAKEN_WHILE_OFF)
-    else:
-        message = (
-            f"{len(run)} consecutive doses ({_day(first.entry.day)} – {_day(last.entry.day)}) taken while the "
-            f"plan is {last.context.state.value}; latest {format_dose(last.entry.dose)}. If the patient has "
-            "restarted, resume the plan; otherwise check why."
-        )
-    return DerivedFlag(first.entry.id, FlagKind.TAKEN_WHILE_OFF, Severity.WARNING, message)
+    last = run[-1]
+    summary = (
+        f"{_span(run, 'doses')} taken while the plan is {last.context.state.value}; latest "
+        f"{format_dose(last.entry.dose)}. If the patient has restarted, resume the plan; otherwise check why."
+    )
+    return _run_flag(run, FlagKind.TAKEN_WHILE_OFF, Severity.WARNING, summary)
 
 
 def _adherence_flag(run: list[AssessedEntry]) -> DerivedFlag:
