@@ -284,6 +284,7 @@ class AccessLog(models.Model):
         PATIENT_LIST = "patient_list", "Viewed the patient list"
         SEARCH = "search", "Searched the patients"
         FLAG_QUEUE = "flag_queue", "Viewed the flag queue"
+        WORKLIST = "worklist", "Viewed the worklist"
         FHIR_READ = "fhir_read", "Read through the FHIR API"
         FHIR_EXPORT = "fhir_export", "Downloaded the FHIR bundle"
 

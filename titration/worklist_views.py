@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from patients.access import clinics_for, permission_required, with_patient
-from patients.models import Patient, clinic_today
+from patients.access import clinics_for, log_access, permission_required, with_patient
+from patients.models import AccessLog, Patient, clinic_today
 
 from . import rules, selectors, services
 from .models import DoseStatus
@@ -52,7 +52,10 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     # The clinic's day (its time zone and day boundary); the one action checks it again per patient.
     clinic = clinics_for(request.user).order_by("pk").first()
     today = clinic_today(clinic) if clinic is not None else timezone.localdate()
-    context = {"worklist": worklist(request.user, today), "today": today, "focus": _focus(request.GET.get("focus"))}
+    listed = worklist(request.user, today)
+    # Like the patient list: that the user saw the list, and how many patients it showed.
+    log_access(request, AccessLog.Action.WORKLIST, result_count=listed.total)
+    context = {"worklist": listed, "today": today, "focus": _focus(request.GET.get("focus"))}
     return render(request, "titration/worklist.html", context)
 
 

@@ -361,3 +361,17 @@ def test_the_worklist_costs_the_same_queries_at_2_and_at_10_clinics(clock, presc
     assert (rows_at_two, rows_at_ten) == (6, 30)
     assert at_two == at_ten
     print(f"worklist queries: {at_two} at 2 clinics, {at_ten} at 10 clinics")
+
+
+def test_viewing_the_worklist_is_in_the_access_log_with_how_many_patients_it_showed(
+    clock, staff, staff_client, make_patient, prescriber
+):
+    from patients.models import AccessLog
+
+    for name in ("Due", "Also"):
+        patient = make_patient(given_name="Dee", family_name=name)
+        plan_for(patient, prescriber, ago(3))
+        take(patient, prescriber, ago(3), ago(1), "0.5")
+    page(staff_client)
+    [logged] = AccessLog.objects.filter(action=AccessLog.Action.WORKLIST)
+    assert (logged.user, logged.patient, logged.result_count) == (staff, None, 2)
