@@ -53,7 +53,7 @@ def test_a_clinic_with_a_midnight_boundary_has_calendar_days():
 @pytest.mark.django_db
 @pytest.mark.parametrize(("zone", "name"), [(LONDON, "Europe/London"), (NEW_YORK, "America/New_York")])
 def test_a_bedtime_dose_logged_at_00_30_lands_on_the_night_before_and_the_next_night_is_no_duplicate(
-    zone, name, clinic, prescriber_client, patient, prescriber
+    zone, name, clinic, patient, prescriber
 ):
     clinic.time_zone = name
     clinic.save()
@@ -68,6 +68,7 @@ def test_a_bedtime_dose_logged_at_00_30_lands_on_the_night_before_and_the_next_n
     )
     url = reverse("titration:dose-create", args=[patient.pk])
     with time_machine.travel(at(zone, TUESDAY, 0, 30), tick=False):
+        prescriber_client = client_for(prescriber)  # signed in that night, not at the tests' pinned noon
         form = prescriber_client.get(url).context["form"]
         assert form.fields["taken_on"].initial == MONDAY
         assert form.fields["time_of_day"].initial == "bedtime"
@@ -136,9 +137,7 @@ def test_the_clinic_settings_page_sets_the_time_zone_and_the_day_boundary(clinic
 
 
 @pytest.mark.django_db
-def test_the_check_in_form_the_schedule_and_the_dashboard_use_the_clinics_day(
-    clinic, prescriber, staff_client, patient
-):
+def test_the_check_in_form_the_schedule_and_the_dashboard_use_the_clinics_day(clinic, prescriber, staff, patient):
     clinic.time_zone = "America/New_York"
     clinic.save()
     services.plan_set(
@@ -152,6 +151,7 @@ def test_the_check_in_form_the_schedule_and_the_dashboard_use_the_clinics_day(
     )
     # 06:00 in London on Tuesday is 01:00 in New York: before the boundary, still Monday for this clinic.
     with time_machine.travel(at(LONDON, TUESDAY, 6, 0), tick=False):
+        staff_client = client_for(staff)  # signed in that morning, not at the tests' pinned noon
         checkin_form = staff_client.get(reverse("titration:checkin-create", args=[patient.pk])).content.decode()
         schedule = staff_client.get(reverse("titration:schedule", args=[patient.pk]))
         dashboard = staff_client.get(reverse("titration:dashboard"))
