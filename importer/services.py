@@ -24,7 +24,7 @@ from django.db.models.functions import Lower
 
 from patients.forms import BIRTH_IN_FUTURE, BIRTH_TOO_EARLY
 from patients.models import EARLIEST_BIRTH_DATE, Clinic, Condition, Patient, clinic_today
-from patients.services import is_prescriber_of, patient_save
+from patients.services import NewPatient, is_prescriber_of, patients_register_many
 from titration import bulk, rules
 from titration.models import CheckIn, Flag, SideEffect
 from titration.services import DUPLICATE_CHECKIN_DAY, NewDose, doses_record_many
@@ -161,19 +161,101 @@ def _run(
     known = _known_patients(clinic, list(groups))
     conditions = _conditions()
     today = clinic_today(clinic)
-    for key, rows in groups.items():
-        _refuse_duplicates(rows, report)
-        rows = [r for r in rows if not r.error]
-        patient = known.get(key)
-        if patient is None and parsed.format != "template":
-            for row in rows:
-                report.refuse(row.number, row.mrn, EXPORT_PATIENT_UNKNOWN.format(mrn=row.mrn))
-        elif rows:
-            _import_patient(clinic, by, patient, rows, conditions, today, file_name, reasons, report)
+    vetted = [_vet(known.get(key), rows, parsed.format, conditions, today) for key, rows in groups.items()]
+    _register(clinic, by, [v for v in vetted if v.patient is None and v.rows], conditions, file_name)
+    for item in vetted:
+        for refusal in item.refused:
+            report.refuse(*refusal)
+        if item.rows and item.patient is not None:
+            _import_patient(item.patient, by, item.rows, today, file_name, reasons, report, new=item.new)
         if progress:
-            progress(len(rows))
+            progress(item.counted)
     report.stored_rows.sort()
     return report
+
+
+@dataclass
+class _Vetted:
+    """A patient's rows after the checks that write nothing: the patient (None: to register), the rows to
+    import, and the refusals in the order the rows were checked."""
+
+    patient: Patient | None
+    rows: list[Row]
+    details: PatientDetails | None
+    counted: int  # rows told to the progress bar
+    refused: list[tuple[int, str, str]] = field(default_factory=list)
+    new: bool = False  # registered by this import
+
+    def refuse(self, row: int, mrn: str, message: str) -> None:
+        self.refused.append((row, mrn, message))
+
+
+def _vet(
+    patient: Patient | None,
+    rows: list[Row],
+    file_format: str,
+    conditions: dict[str, Condition],
+    today: datetime.date,
+) -> _Vetted:
+    """One patient's rows checked as the forms check them before anything is written: a second row for a
+    day, an unknown patient in an export, the patient's details (those of a new patient as the patient form
+    checks them)."""
+    vetted = _Vetted(patient, [], None, 0)
+    _refuse_duplicates(rows, vetted)
+    rows = [r for r in rows if not r.error]
+    vetted.counted = len(rows)
+    if patient is None and file_format != "template":
+        for row in rows:
+            vetted.refuse(row.number, row.mrn, EXPORT_PATIENT_UNKNOWN.format(mrn=row.mrn))
+        return vetted
+    if not rows:
+        return vetted
+    first = rows[0]
+    details = next((r.patient for r in rows if r.patient.family_name or r.patient.date_of_birth), first.patient)
+    refusal = None
+    if patient is not None:
+        if not _matches(patient, details):
+            other = _describe(details)
+            refusal = NOT_THIS_PATIENT.format(
+                mrn=patient.mrn, name=patient.full_name, born=patient.date_of_birth.isoformat(), other=other
+            )
+    else:
+        refusal = _patient_problem(first.mrn, details, conditions, today)
+    if refusal is not None:
+        for row in rows:
+            vetted.refuse(row.number, row.mrn, refusal)
+        return vetted
+    for row in rows:
+        given = row.patient
+        if (given.family_name or given.date_of_birth) and given != details:
+            row.error = DIFFERS_FROM_ROW.format(mrn=first.mrn, first=first.number)
+            vetted.refuse(row.number, row.mrn, row.error)
+    vetted.rows = [r for r in rows if not r.error]
+    vetted.details = details
+    return vetted
+
+
+def _register(clinic: Clinic, by: Any, new: list[_Vetted], conditions: dict[str, Condition], file_name: str) -> None:
+    """Register the new patients of the file at once, each as the patient form would (``patient_save``'s
+    checks, audit rows with the file and row that introduced the patient)."""
+    unsaved: list[NewPatient] = []
+    for item in new:
+        first, details = item.rows[0], item.details
+        if details is None or details.date_of_birth is None:  # _vet refuses a new patient without them
+            raise ValueError("A new patient has details and a date of birth.")
+        patient = Patient(
+            clinic=clinic,
+            mrn=first.mrn,
+            given_name=details.given_name,
+            family_name=details.family_name,
+            date_of_birth=details.date_of_birth,
+            sex=details.sex,
+            prescriber=by,
+        )
+        diagnoses: dict[Condition, datetime.date | None] = {conditions[raw.lower()]: None for raw in details.conditions}
+        unsaved.append((patient, diagnoses, change_reason(file_name, first.number, by)))
+    for item, patient in zip(new, patients_register_many(patients=unsaved, by=by), strict=True):
+        item.patient, item.new = patient, True
 
 
 def _known_patients(clinic: Clinic, keys: list[str]) -> dict[str, Patient]:
@@ -195,7 +277,7 @@ def _conditions() -> dict[str, Condition]:
     return found
 
 
-def _refuse_duplicates(rows: list[Row], report: Report) -> None:
+def _refuse_duplicates(rows: list[Row], report: Report | _Vetted) -> None:
     """A second dose or check-in for the same patient and day within the file: the later row is refused."""
     seen: dict[tuple[str, datetime.date | None], int] = {}
     for row in rows:
@@ -248,69 +330,29 @@ def _describe(details: PatientDetails) -> str:
 
 
 def _import_patient(
-    clinic: Clinic,
+    patient: Patient,
     by: Any,
-    patient: Patient | None,
     rows: list[Row],
-    conditions: dict[str, Condition],
     today: datetime.date,
     file_name: str,
     reasons: dict[int, str],
     report: Report,
+    *,
+    new: bool,
 ) -> None:
-    first = rows[0]
-    details = next((r.patient for r in rows if r.patient.family_name or r.patient.date_of_birth), first.patient)
-    refusal = None
-    if patient is not None:
-        if not _matches(patient, details):
-            other = _describe(details)
-            refusal = NOT_THIS_PATIENT.format(
-                mrn=patient.mrn, name=patient.full_name, born=patient.date_of_birth.isoformat(), other=other
-            )
-    else:
-        refusal = _patient_problem(first.mrn, details, conditions, today)
-    if refusal is None:
-        for row in rows:
-            given = row.patient
-            if (given.family_name or given.date_of_birth) and given != details:
-                row.error = DIFFERS_FROM_ROW.format(mrn=first.mrn, first=first.number)
-                report.refuse(row.number, row.mrn, row.error)
-        rows = [r for r in rows if not r.error]
-    if refusal is not None:
-        for row in rows:
-            report.refuse(row.number, row.mrn, refusal)
-        return
     summary = {
-        "mrn": patient.mrn if patient else first.mrn,
-        "name": str(patient) if patient else f"{details.family_name}, {details.given_name}",
-        "action": "match" if patient else "create",
+        "mrn": patient.mrn,
+        "name": str(patient),
+        "action": "create" if new else "match",
         "entries": 0,
         "checkins": 0,
     }
-    if patient is None:
-        if details.date_of_birth is None:  # _patient_problem refuses a new patient without one
-            raise ValueError("A new patient has a date of birth.")
-        patient = patient_save(
-            patient=Patient(
-                clinic=clinic,
-                mrn=first.mrn,
-                given_name=details.given_name,
-                family_name=details.family_name,
-                date_of_birth=details.date_of_birth,
-                sex=details.sex,
-                prescriber=by,
-            ),
-            diagnoses={conditions[raw.lower()]: None for raw in details.conditions},
-            by=by,
-            reason=change_reason(file_name, first.number, by),
-        )
-        patient.clinic = clinic
-    else:
+    if not new:
         # Serialise with the forms' writes to this patient, as dose_record does.
         patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
-    known = summary["action"] == "match"
-    before = set(Flag.objects.filter(patient=patient).values_list("pk", flat=True)) if known else set()
-    entries, checkins, rows_of = _assess_and_store(patient, by, rows, today, file_name, reasons, report)
+    # A patient registered by this import has no flags or check-ins yet: nothing to read.
+    before = set() if new else set(Flag.objects.filter(patient=patient).values_list("pk", flat=True))
+    entries, checkins, rows_of = _assess_and_store(patient, by, rows, today, file_name, reasons, report, new=new)
     if entries or checkins:
         _report_flags(patient, before, rows_of, report)
     summary["entries"], summary["checkins"] = entries, checkins
@@ -326,12 +368,16 @@ def _assess_and_store(
     file_name: str,
     reasons: dict[int, str],
     report: Report,
+    *,
+    new: bool = False,
 ) -> tuple[int, int, dict[tuple[str, int], int]]:
     """Each row as the forms would take it: its check-in through ``checkin_record``'s checks, its dose through
     the titration service's batch writer (``doses_record_many``: ``dose_record``'s assessment, one write, the
     flags derived once). A row is stored whole or not at all. Returns how many entries and check-ins it added,
     and the row of each record."""
-    checked = dict(CheckIn.objects.live().filter(patient=patient).values_list("checked_on", "pain_score"))
+    checked: dict[datetime.date, int | None] = (
+        {} if new else dict(CheckIn.objects.live().filter(patient=patient).values_list("checked_on", "pain_score"))
+    )
     candidates: list[tuple[Row, datetime.date, bool]] = []  # the row, its day, whether its check-in is stored
     for row in sorted(rows, key=lambda r: (r.day, r.number)):
         day = row.day

@@ -213,3 +213,30 @@ def test_the_bulk_write_is_idempotent_and_atomic(clinic, prescriber, days, monke
     again = run(clinic, prescriber, data)
     assert (again.entries, again.checkins, again.already) == (0, 0, 36)
     assert (DoseEntry.history.count(), CheckIn.history.count()) == (36, 18)
+
+
+def test_new_patients_registered_together_each_with_diagnoses_and_audit_rows_of_their_first_row(
+    clinic, prescriber, days
+):
+    data = csv_bytes(
+        [
+            {**person("NEW-1"), "date": days(2), "dose_mg": "0.5"},
+            {**person("NEW-2", given_name="Ola", conditions="Fibromyalgia"), "date": days(2), "dose_mg": "1"},
+            {**person("NEW-1"), "date": days(1), "dose_mg": "0.5"},
+        ]
+    )
+    report = run(clinic, prescriber, data, name="two.csv")
+    assert report.patients_created == 2
+    assert [p["action"] for p in report.patients] == ["create", "create"]
+    for mrn, given, row in (("NEW-1", "Iris", 2), ("NEW-2", "Ola", 3)):
+        patient = Patient.objects.get(clinic=clinic, mrn=mrn)
+        assert (patient.given_name, patient.prescriber) == (given, prescriber)
+        why = f"imported from two.csv row {row} by dr.lee"
+        assert (patient.history.get().history_change_reason, patient.history.get().history_user) == (why, prescriber)
+        diagnosis = patient.diagnoses.get()
+        assert diagnosis.condition.name == "Fibromyalgia"
+        assert (diagnosis.history.get().history_change_reason, diagnosis.history.get().history_user) == (
+            why,
+            prescriber,
+        )
+    assert DoseEntry.objects.filter(patient__clinic=clinic).count() == 3
