@@ -63,11 +63,24 @@ def measure(args: argparse.Namespace) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from titration import clinic_outcomes, outcome_figures
+    from titration import clinic_outcomes, outcome_figures, outcome_store
+    from titration.models import OutcomeFigures
 
     user = get_user_model().objects.get(username=bench_generate.bench_username("prescriber", 1))
     client = Client()
     client.force_login(user)
+    patients = clinic_outcomes.selected_patients(user, clinic_outcomes.Filters())
+    some_patient = patients.order_by("pk").values_list("pk", flat=True).first()
+    for label, prepare in (
+        ("cold: every patient's figures rebuilt", lambda: OutcomeFigures.objects.all().delete()),
+        ("one patient's figures out of date", lambda: outcome_store.mark_stale([some_patient] if some_patient else [])),
+    ):
+        prepare()
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(PATHS[0])
+            elapsed = (time.perf_counter() - started) * 1000
+        print(f"{PATHS[0]} {label}: {elapsed:.0f} ms, {len(captured)} queries")
     for path in PATHS:
         times, queries = [], 0
         for run in range(args.warmup + args.repeat):

@@ -12,7 +12,9 @@ class TitrationConfig(AppConfig):
         from medications.services import medications_changed_listen
         from patients.services import restart_gap_changed_listen
 
+        from . import outcome_store
         from .services import clinic_courses_reconcile, contraindications_reconcile
 
         medications_changed_listen(contraindications_reconcile)
         restart_gap_changed_listen(clinic_courses_reconcile)
+        restart_gap_changed_listen(outcome_store.clinic_changed)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Self, TypedDict, TypeVar
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -319,7 +320,11 @@ class DoseEntry(VoidableRecord):
             ),
             models.CheckConstraint(condition=Q(time_of_day__in=DosingTime.values), name="dose_time_of_day_known"),
         ]
-        indexes = [models.Index(fields=["patient", "-taken_on"], name="dose_patient_day_idx")]
+        indexes = [
+            models.Index(fields=["patient", "-taken_on"], name="dose_patient_day_idx"),
+            # The newest entry of a patient, which says whether its outcome figures are out of date.
+            models.Index(fields=["patient", "id"], name="dose_patient_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.taken_on}: {self.dose_display} ({self.get_status_display()})"
@@ -477,7 +482,10 @@ class CheckIn(VoidableRecord):
                 condition=Q(voided_at__isnull=True) | ~Q(void_reason=""), name="checkin_void_has_reason"
             ),
         ]
-        indexes = [models.Index(fields=["patient", "-checked_on"], name="checkin_patient_day_idx")]
+        indexes = [
+            models.Index(fields=["patient", "-checked_on"], name="checkin_patient_day_idx"),
+            models.Index(fields=["patient", "id"], name="checkin_patient_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.checked_on}: pain {self.pain_score}/10"
@@ -521,3 +529,28 @@ class SideEffect(models.Model):
     @property
     def label(self) -> str:
         return self.description if self.kind == self.Kind.OTHER else str(self.get_kind_display())
+
+
+class OutcomeFigures(models.Model):
+    """A cache of one patient's outcome figures for /outcomes/: derived from the record, never entered.
+
+    Reducing every dose of a clinic at each page view reads millions of rows; this row keeps what that
+    reduction gives for one patient (``figures``, the columns of ``outcome_aggregates``' dose and check-in
+    queries) and is rebuilt when it no longer matches the record. A new dose or check-in shows by its id,
+    above ``doses_through`` / ``checkins_through`` (a patient's writes are serialised, so ids grow in commit
+    order); every other change (a void, a plan, a state, the clinic's restart gap) sets ``stale`` in the
+    writer's transaction. See ``titration.outcome_store``.
+    """
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    stale = models.BooleanField(default=True)
+    doses_through = models.BigIntegerField(default=0)
+    checkins_through = models.BigIntegerField(default=0)
+    figures = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    computed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name_plural = "outcome figures"
+
+    def __str__(self) -> str:
+        return f"Outcome figures of patient {self.patient_id}"

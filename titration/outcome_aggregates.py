@@ -27,7 +27,7 @@ from django.db.models import QuerySet
 
 from patients.models import Diagnosis, Patient
 
-from . import measures, rules
+from . import measures, outcome_store, rules
 from .clinic_outcomes import CUSTOM, SIDE_EFFECT_WEEKS, Filters, PatientOutcome, matches
 from .models import DoseStatus, StopReason
 from .outcomes import BASELINE_MAX_DAYS_BEFORE, ResponseClass
@@ -253,75 +253,126 @@ def _as_day(value: Any) -> datetime.date:
     return day
 
 
-def clinic_outcomes(patients: QuerySet[Patient], filters: Filters, *, today: datetime.date) -> list[PatientOutcome]:
-    """The measures of ``patients`` the clinic page needs (``response`` is left out), in five queries."""
+def _patients_sql(patients: QuerySet[Patient], params: dict[str, Any]) -> str:
+    """The SQL of ``patients``' ids, its positional parameters moved into ``params`` as named ones."""
     inner, inner_params = patients.values("pk").query.sql_with_params()
-    # The patients' subquery comes with its own positional parameters: inline them as named ones.
     names = [f"p{n}" for n in range(len(inner_params))]
-    patients_sql = inner.replace("%%", "%%%%") % tuple(f"%({name})s" for name in names)
-    params = _params(today, **dict(zip(names, inner_params, strict=True)))
+    params.update(zip(names, inner_params, strict=True))
+    return inner.replace("%%", "%%%%") % tuple(f"%({name})s" for name in names)
 
+
+def _rows(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+# The dose query's columns that do not depend on today: what ``OutcomeFigures`` keeps of each patient.
+_KEPT = (
+    "first_plan",
+    "preset",
+    "target",
+    "stopped_on",
+    "stop_reason",
+    "first_dose",
+    "last_entry",
+    "last_checkin",
+    "highest",
+    "last_packed",
+    "reached_packed",
+    "days_at_target",
+    "days_taken",
+    "first_counted",
+    "last_counted",
+    "gaps",
+    "restarts",
+    "longest",
+)
+# Reduced as on a day after every record, the dose sums end only at the stop; the reader ends them at today.
+_NO_END = datetime.date(9000, 1, 1)
+
+
+def patient_figures(patients: QuerySet[Patient]) -> dict[int, dict[str, Any]]:
+    """What ``OutcomeFigures`` keeps of each of ``patients``, in two queries: the reduced doses (as on a day
+    after every record) and the check-ins' weeks and doses with whether one had a side effect."""
+    params = _params(_NO_END)
+    patients_sql = _patients_sql(patients, params)
+    with _planned():
+        checkin_rows = _run(_sql(_CHECKINS, patients_sql), params)
+        dose_rows = _rows(_sql(_DOSES, patients_sql), params)
+    figures: dict[int, dict[str, Any]] = {
+        row["patient_id"]: {name: _plain(name, row[name]) for name in _KEPT} | {"weeks": {}, "doses": {}}
+        for row in dose_rows
+    }
+    for patient_id, kind, value, hit in checkin_rows:
+        if value is not None and patient_id in figures:
+            figures[patient_id]["weeks" if kind == "week" else "doses"][str(int(value))] = bool(hit)
+    return figures
+
+
+def _plain(name: str, value: Any) -> Any:
+    """A column's value as JSON keeps it: a date as ISO text, the target dose as text, a number as an integer."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if name == "target":
+        return str(Decimal(str(value)))
+    return int(value)
+
+
+def _end_day(figures: dict[str, Any], today: datetime.date) -> int:
+    """The last day the measures count, as the dose query's ``ends``: today with an entry today, else
+    yesterday, and never after the day before a stop."""
+    today_day = (today - EPOCH).days
+    end = today_day if _as_date(figures["last_entry"]) == today else today_day - 1
+    stopped_on = _as_date(figures["stopped_on"])
+    if stopped_on is not None:
+        end = min(end, (stopped_on - EPOCH).days - 1)
+    return end
+
+
+def clinic_outcomes(patients: QuerySet[Patient], filters: Filters, *, today: datetime.date) -> list[PatientOutcome]:
+    """The measures of ``patients`` the clinic page needs (``response`` is left out), from the kept figures
+    (rebuilt first where out of date) and the check-ins the 12-week response depends on."""
+    outcome_store.refresh(patients)
+    params = _params(today)
+    patients_sql = _patients_sql(patients, params)
+    stored = outcome_store.stored_figures(patients)
     with _planned():
         diagnoses = Diagnosis.objects.filter(patient__in=patients.values("pk"))
         diagnosis_rows = list(diagnoses.values_list("patient_id", "condition__name"))
-        checkin_rows = _run(_sql(_CHECKINS, patients_sql), params)
         reading_rows = _run(_sql(_READINGS, patients_sql), params)
-        dose_rows = _run(_sql(_DOSES, patients_sql), params)
     conditions: dict[int, list[str]] = defaultdict(list)
     for patient_id, name in diagnosis_rows:
         conditions[patient_id].append(name)
-    weeks: dict[int, dict[int, bool]] = defaultdict(dict)
-    doses: dict[int, dict[Decimal, bool]] = defaultdict(dict)
-    for patient_id, kind, value, hit in checkin_rows:
-        if kind == "week":
-            weeks[patient_id][int(value)] = bool(hit)
-        elif value is not None:
-            doses[patient_id][_dose(int(value))] = bool(hit)
     readings: dict[int, list[measures.Reading]] = defaultdict(list)
     for patient_id, day, pain, pgic in reading_rows:
         readings[patient_id].append(measures.Reading(_as_day(day), pain, pgic))
 
     result = []
-    for row in dose_rows:
-        outcome = _outcome(row, sorted(conditions[row[0]]), readings[row[0]], today=today)
-        outcome.checkin_weeks = set(weeks[outcome.patient_id])
-        outcome.side_effect_weeks = {week for week, hit in weeks[outcome.patient_id].items() if hit}
-        outcome.checkin_doses = set(doses[outcome.patient_id])
-        outcome.side_effect_doses = {dose for dose, hit in doses[outcome.patient_id].items() if hit}
+    for patient_id, sex, born, figures in stored:
+        row = {**figures, "patient_id": patient_id, "sex": sex, "date_of_birth": born}
+        row["end_day"] = _end_day(figures, today)
+        outcome = _outcome(row, sorted(conditions[patient_id]), readings[patient_id], today=today)
+        weeks = {int(week): hit for week, hit in figures["weeks"].items()}
+        doses = {_dose(int(centi)): hit for centi, hit in figures["doses"].items()}
+        outcome.checkin_weeks = set(weeks)
+        outcome.side_effect_weeks = {week for week, hit in weeks.items() if hit}
+        outcome.checkin_doses = set(doses)
+        outcome.side_effect_doses = {dose for dose, hit in doses.items() if hit}
         if matches(outcome, filters):
             result.append(outcome)
     return result
 
 
 def _outcome(
-    row: tuple[Any, ...], conditions: list[str], readings: list[measures.Reading], *, today: datetime.date
+    row: dict[str, Any], conditions: list[str], readings: list[measures.Reading], *, today: datetime.date
 ) -> PatientOutcome:
-    (
-        patient_id,
-        sex,
-        born,
-        first_plan,
-        preset,
-        target,
-        stopped_on,
-        stop_reason,
-        first_dose,
-        last_entry,
-        last_checkin,
-        end_day,
-        highest,
-        last_packed,
-        reached_packed,
-        days_at_target,
-        days_taken,
-        first_counted,
-        last_counted,
-        gaps,
-        restarts,
-        longest,
-    ) = row
-    first, stopped_on = _as_date(first_dose), _as_date(stopped_on)
-    reached_day, reached_dose = _unpack(reached_packed)
+    first, stopped_on = _as_date(row["first_dose"]), _as_date(row["stopped_on"])
+    end_day, highest, target = row["end_day"], row["highest"], row["target"]
+    reached_day, reached_dose = _unpack(row["reached_packed"])
     if first is None:
         to_target = measures.TimeToTarget(None, None, None)
     elif reached_day is None:
@@ -331,29 +382,30 @@ def _outcome(
         to_target = measures.TimeToTarget((reached_on - first).days, reached_on, reached_dose)
     at_target = None
     if reached_day is not None and end_day >= reached_day:
-        at_target = measures.Share(int(days_at_target), end_day - reached_day + 1)
+        at_target = measures.Share(int(row["days_at_target"]), end_day - reached_day + 1)
     adherence = None
-    if days_taken:
-        trailing = end_day - last_counted
+    if row["days_taken"]:
+        trailing = end_day - row["last_counted"]
         adherence = measures.Adherence(
-            measures.Share(int(days_taken), end_day - first_counted + 1),
-            int(gaps) + (1 if trailing > 0 else 0),
-            int(restarts),
-            max(int(longest or 0), trailing),
+            measures.Share(int(row["days_taken"]), end_day - row["first_counted"] + 1),
+            int(row["gaps"]) + (1 if trailing > 0 else 0),
+            int(row["restarts"]),
+            max(int(row["longest"] or 0), trailing),
         )
     response_12, responder_12 = None, False
     if first is not None and first + datetime.timedelta(days=measures.RESPONSE_AT_DAYS) <= today:
         on = first + datetime.timedelta(days=measures.RESPONSE_AT_DAYS)
         response_12, responder_12 = measures.response_on(readings, first_dose=first, on=on)
-    records = [day for day in (_as_date(last_entry), _as_date(last_checkin)) if day is not None]
+    records = [day for day in (_as_date(row["last_entry"]), _as_date(row["last_checkin"])) if day is not None]
+    preset = row["preset"]
     return PatientOutcome(
-        patient_id=patient_id,
-        sex=sex,
-        date_of_birth=_as_day(born),
+        patient_id=row["patient_id"],
+        sex=row["sex"],
+        date_of_birth=_as_day(row["date_of_birth"]),
         conditions=conditions,
-        protocol=("" if first_plan is None else preset if preset in rules.PRESETS else CUSTOM),
+        protocol=("" if row["first_plan"] is None else preset if preset in rules.PRESETS else CUSTOM),
         first_dose=first,
-        target=None if target is None else Decimal(target),
+        target=None if target is None else Decimal(str(target)),
         to_target=to_target,
         at_target=at_target,
         adherence=adherence,
@@ -361,9 +413,9 @@ def _outcome(
         response_12_weeks=response_12,
         responder_12_weeks=responder_12,
         stopped_on=stopped_on,
-        stop_reason=(stop_reason or StopReason.OTHER) if stopped_on is not None else "",
+        stop_reason=(row["stop_reason"] or StopReason.OTHER) if stopped_on is not None else "",
         last_record=max(records) if records else None,
-        maintenance_dose=_unpack(last_packed)[1],
+        maintenance_dose=_unpack(row["last_packed"])[1],
     )
 
 
@@ -387,7 +439,7 @@ def patient_row(patient: Patient, checkins: Iterable[Any], *, today: datetime.da
     A stopped patient's response is assessed on the day of the stop, as on /outcomes/.
     """
     # One patient's rows cost too little for PostgreSQL to consider JIT: no transaction needed.
-    rows = _run(_sql(_DOSES, "%(patient)s"), _params(today, patient=patient.pk))
+    rows = _rows(_sql(_DOSES, "%(patient)s"), _params(today, patient=patient.pk))
     outcome = _outcome(rows[0], [], [], today=today)
     # The class of the best response depends on pain alone (PGIC only makes a responder).
     readings = [measures.Reading(c.checked_on, c.pain_score) for c in checkins if c.voided_at is None]

@@ -24,7 +24,7 @@ from patients.audit import bulk_create_audited, create_audited, save_audited
 from patients.concurrency import FieldChange, StaleEditError, check_version, display_value, submitted_values
 from patients.models import Patient, clinic_today
 
-from . import bulk, course, rules, selectors
+from . import bulk, course, outcome_store, rules, selectors
 from .models import (
     CheckIn,
     DoseEntry,
@@ -217,6 +217,7 @@ def plan_set(
     )
     flags_reconcile(patient=locked, by=by, cause="the plan changed")
     contraindications_reconcile(patient=locked, by=by, cause="the plan changed")
+    outcome_store.mark_stale([locked.pk])
     return plan
 
 
@@ -294,6 +295,7 @@ def plan_state_set(
     cause = f"the plan was set to {rules.PlanState(state).label.lower()}"
     flags_reconcile(patient=locked, by=by, cause=cause)
     contraindications_reconcile(patient=locked, by=by, cause=cause)
+    outcome_store.mark_stale([locked.pk])
     return change
 
 
@@ -859,11 +861,13 @@ def checkin_record(
 ) -> tuple[CheckIn, list[Flag]]:
     """Store a check-in with its side effects ((kind, severity, description) triples).
 
-    A severe side effect raises a warning flag in the same queue as the dose flags.
+    A severe side effect raises a warning flag in the same queue as the dose flags. The patient's writes are
+    serialised (``_lock``), so that a later check-in has a larger id (see ``outcome_store``).
     """
     checkin_check(patient=patient, checked_on=checked_on)
     try:
         with transaction.atomic():
+            _lock(patient)
             checkin = create_audited(
                 CheckIn,
                 by=by,
@@ -929,4 +933,5 @@ def record_void(*, record: Voidable, by: Any, reason: str) -> Voidable:
     locked.voided_by = by
     locked.void_reason = reason.strip()
     save_audited(locked, by=by, reason=locked.void_reason, update_fields=["voided_at", "voided_by", "void_reason"])
+    outcome_store.mark_stale([locked.patient_id])
     return locked
