@@ -395,7 +395,11 @@ def _assess_and_store(
         candidates.append((row, day, checkin_needed))
     with_dose = [(row, _new_dose(row, by, file_name, reasons)) for row, _, _ in candidates if row.dose is not None]
     outcomes = doses_record_many(
-        patient=patient, by=by, doses=[dose for _, dose in with_dose], cause=f"the import of {short_name(file_name)}"
+        patient=patient,
+        by=by,
+        doses=[dose for _, dose in with_dose],
+        cause=f"the import of {short_name(file_name)}",
+        registered=new,
     )
     outcome_of = {row.number: (dose, outcome) for (row, dose), outcome in zip(with_dose, outcomes, strict=True)}
     rows_of: dict[tuple[str, int], int] = {}

@@ -511,7 +511,9 @@ def _dose_record(
 
 
 @transaction.atomic(savepoint=False)
-def doses_record_many(*, patient: Patient, by: Any, doses: Sequence[NewDose], cause: str) -> list[DoseOutcome]:
+def doses_record_many(
+    *, patient: Patient, by: Any, doses: Sequence[NewDose], cause: str, registered: bool = False
+) -> list[DoseOutcome]:
     """Store many days' doses of one patient, each assessed exactly as ``dose_record`` assesses it.
 
     The doses are taken in date order, each in the context of the record before it (the doses already
@@ -524,9 +526,18 @@ def doses_record_many(*, patient: Patient, by: Any, doses: Sequence[NewDose], ca
 
     Runs in the caller's transaction when there is one, without a savepoint (two round trips a patient in an
     import): a failure here fails the caller's whole transaction, which an import wants.
+
+    ``registered``: the patient was registered in the caller's transaction (an import's new patient), so
+    nothing is recorded for them yet and no one else can see their row: the record is neither locked nor read.
     """
-    locked = _lock(patient)
-    facts = selectors.course_facts(locked, with_flags=True)
+    if registered:
+        locked = patient
+        facts = selectors.CourseFacts(
+            entries=[], terms=[], plan_by_id={}, gap_days=patient.clinic.restart_after_gap_days, flags=[]
+        )
+    else:
+        locked = _lock(patient)
+        facts = selectors.course_facts(locked, with_flags=True)
     today = clinic_today(locked.clinic)
     recorded = {e.day: e for e in facts.entries}
     before = sorted(facts.entries, key=lambda e: e.day)

@@ -162,3 +162,28 @@ def test_many_doses_are_written_in_a_constant_number_of_queries(
     assert len({o.entry_id for o in outcomes}) == 90
     assert set(DoseEntry.objects.values_list("time_of_day", flat=True)) == {"morning"}
     assert DoseEntry.history.filter(patient_id=patient.pk).count() == 90
+
+
+def test_a_patient_registered_in_the_transaction_gets_the_same_record_without_reading_it(
+    patient, make_patient, prescriber, days, django_assert_max_num_queries
+):
+    """``registered``: nothing on record yet, so the batch neither locks nor reads the record, and stores the
+    same entries and flags as a batch that reads it."""
+    twin = make_patient(mrn="TWIN-2")
+    doses = [
+        NewDose(
+            taken_on=days(ago),
+            dose_mg=None if dose is None else Decimal(dose),
+            taken=dose is not None,
+            confirmed=dose == "10",
+            override_reason=REASON if dose == "10" else "",
+        )
+        for ago, dose in COURSE
+    ]
+    services.doses_record_many(patient=patient, by=prescriber, doses=doses, cause="a batch")
+    with django_assert_max_num_queries(12) as captured:
+        services.doses_record_many(patient=twin, by=prescriber, doses=doses, cause="a batch", registered=True)
+    assert not any("FOR UPDATE" in q["sql"] or "titration_titrationplan" in q["sql"] for q in captured)
+    assert _record(twin) == _record(patient)
+    assert _record(twin)[1]  # flags raised (no plan: off the usual range, missed days)
+
