@@ -426,13 +426,13 @@ def _assess_and_store(
             report.already += 1
             continue
         if checkin_needed and row.checkin is not None:
-            checkin = CheckIn(
-                patient=patient,
+            checkin = bulk.unsaved(
+                CheckIn,
+                related={"patient": patient, "recorded_by": by},
                 checked_on=day,
                 pain_score=row.checkin.pain_score,
                 sleep_quality=row.checkin.sleep_quality,
                 notes=row.checkin.notes,
-                recorded_by=by,
             )
             checkins.append((row, checkin))
         report.stored_rows.append(row.number)

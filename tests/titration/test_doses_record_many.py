@@ -187,3 +187,20 @@ def test_a_patient_registered_in_the_transaction_gets_the_same_record_without_re
     assert _record(twin) == _record(patient)
     assert _record(twin)[1]  # flags raised (no plan: off the usual range, missed days)
 
+
+def test_an_unsaved_record_of_the_bulk_writer_is_the_one_the_model_builds(
+    patient, prescriber, today, django_assert_num_queries
+):
+    from titration import bulk
+    from titration.models import CheckIn
+
+    values = {"checked_on": today, "pain_score": 4, "sleep_quality": None, "notes": "n"}
+    fast = bulk.unsaved(CheckIn, related={"patient": patient, "recorded_by": prescriber}, **values)
+    slow = CheckIn(patient=patient, recorded_by=prescriber, **values)
+    fields = [f.attname for f in CheckIn._meta.concrete_fields]
+    assert [getattr(fast, name) for name in fields] == [getattr(slow, name) for name in fields]
+    assert (fast._state.adding, fast._state.db, fast.pk) == (True, None, None)
+    with django_assert_num_queries(0):
+        assert (fast.patient, fast.recorded_by) == (patient, prescriber)
+    fast.save()
+    assert CheckIn.objects.get(pk=fast.pk).pain_score == 4
