@@ -121,11 +121,21 @@ def safety_profile_of(patient: Patient) -> SafetyProfile | None:
     return SafetyProfile.objects.filter(patient=patient).select_related("updated_by").first()
 
 
+def preloaded_safety_profile(patient: Patient) -> SafetyProfile | None:
+    """The profile read with the patient (``select_related("safety_profile")``), without a query."""
+    if not Patient.safety_profile.is_cached(patient):
+        raise ValueError("The patient was read without its safety profile.")
+    return getattr(patient, "safety_profile", None)
+
+
 def safety_warnings_for(
-    patient: Patient, *, on: datetime.date, profile: SafetyProfile | None = None
+    patient: Patient, *, on: datetime.date, profile: SafetyProfile | None = None, preloaded: bool = False
 ) -> list[rules.SafetyWarning]:
-    """The prescriber's warnings for the patient on ``on`` (one query, none when ``profile`` is given)."""
-    if profile is None:
+    """The prescriber's warnings for the patient on ``on`` (one query; none when ``profile`` is given or
+    ``preloaded``, the patient read with ``select_related("safety_profile")``)."""
+    if preloaded:
+        profile = preloaded_safety_profile(patient)
+    elif profile is None:
         profile = safety_profile_of(patient)
     values = profile.values if profile is not None else None
     return rules.safety_warnings(values, patient.age_on(on))

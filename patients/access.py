@@ -46,14 +46,15 @@ def patients_for(user: Any) -> QuerySet[Patient]:
     return Patient.objects.visible_to(user)
 
 
-def get_patient_for(user: Any, patient_id: int, *, for_update: bool = False) -> Patient:
+def get_patient_for(user: Any, patient_id: int, *, for_update: bool = False, related: tuple[str, ...] = ()) -> Patient:
     """The patient if the user belongs to its clinic; Http404 otherwise.
 
     ``for_update``: also lock the patient's row until the end of the current transaction (see ``lock_patient``).
+    ``related``: more one-to-one relations to read with the patient (on a read, not a locking one).
     """
     patients = patients_for(user).select_related("clinic", "prescriber")
     if not for_update:
-        return get_object_or_404(patients, pk=patient_id)
+        return get_object_or_404(patients.select_related(*related), pk=patient_id)
     patient = get_object_or_404(patients.select_for_update(of=("self",)), pk=patient_id)
     setattr(patient, _LOCKED_IN, _current_transaction())
     return patient
@@ -109,7 +110,7 @@ def superuser_required(view: View[Params, Response]) -> View[Params, Response]:
 
 
 def with_patient(
-    perm: str | None = None, *, log_as: str | None = None
+    perm: str | None = None, *, log_as: str | None = None, related: tuple[str, ...] = ()
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Turn the URL's ``patient_id`` into ``patient``: 404 outside the user's clinics, then 403 without ``perm``.
 
@@ -119,6 +120,7 @@ def with_patient(
 
     A POST writes to the patient's record, so its read also locks the patient's row for the request's
     transaction: writes to one patient are serialised, and the services need not read the patient again.
+    ``related``: one-to-one relations a GET reads with the patient (one query less each).
     """
 
     # The view takes ``patient``; the URL gives ``patient_id``: a signature that ParamSpec cannot spell.
@@ -126,7 +128,7 @@ def with_patient(
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, patient_id: int, **kwargs: Any) -> Response:
             writes = request.method == "POST" and transaction.get_connection().in_atomic_block
-            patient = get_patient_for(request.user, patient_id, for_update=writes)
+            patient = get_patient_for(request.user, patient_id, for_update=writes, related=related)
             if perm is not None and not request.user.has_perm(perm):
                 raise PermissionDenied(ROLE_REFUSED)
             if log_as is not None and request.method == "GET":

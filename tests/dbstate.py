@@ -54,13 +54,17 @@ def changed_tables(before: Mapping[str, tuple[int, str]], after: Mapping[str, tu
 
 def own_rows_of(user: Any) -> dict[str, Callable[[QuerySet[Any]], QuerySet[Any]] | None]:
     """What a signed-in user's own requests write by design, left out: the sessions (in these tests only this
-    user signs in), this user's own rows of the access log and of the sign-in log, and the unconfirmed
-    authenticator that opening the two-factor set-up page makes for them (its QR code)."""
+    user signs in), this user's own rows of the access log and of the sign-in log, the unconfirmed
+    authenticator that opening the two-factor set-up page makes for them (its QR code), and the outcome figures
+    of their own clinics' patients (a cache that the outcomes page rebuilds, never a record)."""
+    from patients.access import patients_for
+
     return {
         "django_session": None,
         "patients_accesslog": lambda rows: rows.exclude(user=user),
         "axes_accesslog": lambda rows: rows.exclude(username=user.get_username()),
         "otp_totp_totpdevice": lambda rows: rows.exclude(user=user, confirmed=False),
+        "titration_outcomefigures": lambda rows: rows.exclude(patient__in=patients_for(user)),
     }
 
 

@@ -25,7 +25,7 @@ from titration.models import CheckIn, DoseEntry, DoseStatus, Flag
 
 pytestmark = pytest.mark.django_db
 
-PATIENT_PAGE_MAX_QUERIES = 14
+PATIENT_PAGE_MAX_QUERIES = 12  # the target: session, user, patient (with its safety profile), 9 reads and writes
 LIST_PAGE_MAX_QUERIES = 12
 EXPORT_MAX_QUERIES = 12
 FIVE_YEARS = 5 * 365 + 1

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, QuerySet, Subquery
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, Subquery
 
 from patients.models import Patient
 
@@ -204,12 +204,21 @@ def _read_checkins(patient: Patient) -> list[CheckInRow]:
 
 def flags_of_days(
     patient: Patient, entry_ranges: list[tuple[datetime.date, datetime.date]], checkin_range: tuple[Any, Any]
-) -> QuerySet[Flag]:
-    """The flags of the patient's dose entries of ``entry_ranges`` and check-ins of ``checkin_range``."""
+) -> tuple[list[Flag], list[Flag]]:
+    """The flags of the patient's dose entries of ``entry_ranges`` and check-ins of ``checkin_range``, and
+    every open flag of the patient, most severe then oldest first (one query for both)."""
     wanted = Q(checkin__checked_on__range=checkin_range)
     for start, end in entry_ranges:
         wanted |= Q(dose_entry__taken_on__range=(start, end))
-    return Flag.objects.filter(patient=patient).filter(wanted).order_by("-severity", "pk")
+    flags = list(
+        Flag.objects.filter(patient=patient)
+        .filter(wanted | Q(acknowledged_at__isnull=True))
+        .annotate(of_the_days=ExpressionWrapper(wanted, output_field=BooleanField()))
+        .order_by("-severity", "pk")
+    )
+    of_the_days = [flag for flag in flags if flag.of_the_days]  # type: ignore[attr-defined]  # annotated above
+    still_open = sorted((f for f in flags if f.acknowledged_at is None), key=lambda f: (-f.severity, f.created_at))
+    return of_the_days, still_open
 
 
 @dataclass
@@ -272,6 +281,7 @@ class PageReads:
     history_number: int
     history_start: datetime.date
     history_end: datetime.date
+    open_flags: list[Flag] = field(default_factory=list)  # every open flag, most severe then oldest first
     history_pages: int = 1
 
     @property
@@ -334,7 +344,9 @@ def read_page(patient: Patient, today: datetime.date, *, chart_days: int | None,
     reads.history_number, reads.history_pages = number, num_pages
     reads.history_start, reads.history_end = max(history_from, earliest), history_to
     chart_range = (reads.chart_start, today)
-    reads.flags = list(flags_of_days(patient, [chart_range, (history_from, history_to)], (history_from, history_to)))
+    reads.flags, reads.open_flags = flags_of_days(
+        patient, [chart_range, (history_from, history_to)], (history_from, history_to)
+    )
     return reads
 
 

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db import transaction
-from django.db.models import Count, Prefetch, Window
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -71,21 +71,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @transaction.non_atomic_requests  # reads (and one access-log row): no transaction to open and commit
 @require_GET
-@with_patient("patients.view_patient")
+@with_patient("patients.view_patient", related=("safety_profile",))
 def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
     today = clinic_today(patient.clinic)
     period = parse_period(request.GET.get("period"))
     reads = patient_reads.read_page(patient, today, chart_days=PERIODS[period], history_page=request.GET.get("page", 1))
     chart = chart_for(patient, reads.plans, period, today, reads=reads)
     access_record(user=request.user, patient=patient, action=AccessLog.Action.VIEW, ip_address=client_ip(request))
-    # The most severe open flags, with how many are open in all (one query); the rest wait in the flag queue.
-    open_flags = list(
-        selectors.open_flags(request.user)
-        .filter(patient=patient)
-        .annotate(open_count=Window(Count("pk")))
-        .prefetch_related(Prefetch("comments", queryset=FlagComment.objects.select_related("written_by")))
-        .order_by("-severity", "created_at")[:OPEN_FLAGS_SHOWN]
-    )
+    # The most severe open flags (read with the page's flags), with their comments; the rest wait in the queue.
+    open_flags = reads.open_flags[:OPEN_FLAGS_SHOWN]
+    comments = Prefetch("comments", queryset=FlagComment.objects.select_related("written_by"))
+    prefetch_related_objects(open_flags, comments)
     context = {
         "patient": patient,
         "diagnoses": patient.diagnoses.select_related("condition"),
@@ -98,11 +94,11 @@ def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
         "periods": PERIODS,
         "history": patient_reads.history(reads),
         "open_flags": open_flags,
-        "open_flag_count": open_flags[0].open_count if open_flags else 0,
+        "open_flag_count": len(reads.open_flags),
         "today": today,
         # The header's alerts: a current opioid (critical) and the safety profile's warnings.
         "contraindications": medication_selectors.active_opioids_for(patient, on=today),
-        "safety_warnings": medication_selectors.safety_warnings_for(patient, on=today),
+        "safety_warnings": medication_selectors.safety_warnings_for(patient, on=today, preloaded=True),
     }
     return render(request, "titration/patient_page.html", context)
 
