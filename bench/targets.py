@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 FLOOR_QUERIES = 4
+# The floor page's own queries, after the request's session and user: its authenticator and its count of
+# recovery codes. A minute's session renewal (one UPDATE) can add one more.
+FLOOR_VIEW_QUERIES = 2
 PAGE_QUERIES = 12
 PATIENT_TO_FLOOR = 2.5
 FIVE_YEARS_TO_30_DAYS = 1.2
@@ -38,8 +41,11 @@ def page_checks(pages: list[dict[str, Any]]) -> Iterator[Check]:
     if "floor" not in by:
         return
     floor = by["floor"]
+    before_view = floor["queries"] - FLOOR_VIEW_QUERIES
     yield Check(
-        f"Floor page: ≤ {FLOOR_QUERIES} queries", f"{floor['queries']} queries", floor["queries"] <= FLOOR_QUERIES
+        f"Floor: ≤ {FLOOR_QUERIES} queries before the view (BEGIN and COMMIT included)",
+        f"{before_view} ({floor['queries']} for the two-factor page, {FLOOR_VIEW_QUERIES} of them its own)",
+        before_view <= FLOOR_QUERIES,
     )
     patient = [by[k] for k in ("patient_30d", "patient_5y", "patient_5y_all") if k in by]
     if patient:
