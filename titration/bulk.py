@@ -12,6 +12,7 @@ import functools
 import json
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -31,29 +32,50 @@ def unsaved(model: type[Record], *, related: dict[str, models.Model | None], **v
     per-field work (several times faster, which counts for the many rows of a batch). ``values`` by attname
     (other fields take their defaults); ``related``: foreign keys by name, cached on the instance so reading
     them costs no query. A model with ``pre_init``/``post_init`` receivers is built through ``__init__``."""
-    keys, fields, names = _shape(model, tuple(related))
-    for key, obj in zip(keys, related.values(), strict=True):
-        values[key.attname] = None if obj is None else obj.pk
-    row = [values[name] if name in values else field.get_default() for name, field in fields]
+    shape = _shape(model, tuple(related))
+    row = list(shape.defaults)
+    for index in shape.computed:
+        row[index] = shape.fields[index].get_default()
+    position = shape.position
+    for name, value in values.items():
+        row[position[name]] = value
+    for index, obj in zip(shape.related, related.values(), strict=True):
+        row[index] = None if obj is None else obj.pk
     if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
         instance = model(*row)
     else:
         instance = model.__new__(model)
         instance._state = models.base.ModelState()
-        instance.__dict__.update(zip(names, row, strict=True))
-    for key, obj in zip(keys, related.values(), strict=True):
+        instance.__dict__.update(zip(shape.names, row, strict=True))
+    for key, obj in zip(shape.keys, related.values(), strict=True):
         if obj is not None:
             key.set_cached_value(instance, obj)
     return instance
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What building an instance of a model needs, worked out once per model."""
+
+    fields: list[models.Field[Any, Any]]  # the concrete fields, in order
+    names: list[str]  # their attnames
+    position: dict[str, int]  # attname -> index
+    defaults: list[Any]  # each field's default (a callable default is called again for each instance)
+    computed: list[int]  # the fields whose default is called for each instance
+    keys: list[Any]  # the foreign keys passed as related objects
+    related: list[int]  # their positions
+
+
 @functools.cache
-def _shape(
-    model: type[models.Model], related: tuple[str, ...]
-) -> tuple[list[Any], tuple[tuple[str, models.Field[Any, Any]], ...], tuple[str, ...]]:
-    """The foreign keys named ``related``, the concrete fields in order with their attnames, and the attnames."""
-    fields = tuple((f.attname, f) for f in model._meta.concrete_fields)
-    return [_foreign_key(model, name) for name in related], fields, tuple(name for name, _ in fields)
+def _shape(model: type[models.Model], related: tuple[str, ...]) -> _Shape:
+    fields = list(model._meta.concrete_fields)
+    names = [f.attname for f in fields]
+    position = {name: index for index, name in enumerate(names)}
+    keys = [_foreign_key(model, name) for name in related]
+    # A default that is not a callable is the same object for every instance in Django too.
+    computed = [i for i, f in enumerate(fields) if f.has_default() and (callable(f.default) or f.is_relation)]
+    defaults = [None if i in computed else f.get_default() for i, f in enumerate(fields)]
+    return _Shape(fields, names, position, defaults, computed, keys, [position[k.attname] for k in keys])
 
 
 def _foreign_key(model: type[models.Model], name: str) -> models.ForeignKey[Any, Any]:
