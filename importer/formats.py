@@ -268,11 +268,27 @@ class CellError(ValueError):
     pass
 
 
+# The many rows of a file repeat the same few cells (dates, doses, scores, empty notes): a cell's text is read
+# once (lru_cache keeps results, never errors, so a cell that cannot be read raises with its message each time).
+CELL_CACHE = 4096
+
+
 def _day(value: Any, column: str) -> datetime.date:
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):
         return value
+    if isinstance(value, str):
+        return _day_text(value, column)
+    return _day_cell(value, column)
+
+
+@functools.lru_cache(maxsize=CELL_CACHE)
+def _day_text(value: str, column: str) -> datetime.date:
+    return _day_cell(value, column)
+
+
+def _day_cell(value: Any, column: str) -> datetime.date:
     if _is_formula(value):
         raise CellError(FORMULA.format(column=column, raw=str(value).strip()))
     raw = _text(value)
@@ -289,9 +305,15 @@ def _day(value: Any, column: str) -> datetime.date:
 def _field(form_field: forms.Field, value: Any) -> Any:
     """A value cleaned by the form's own field, with the form's own message."""
     try:
-        return form_field.clean(value)
+        return _cleaned(form_field, value) if isinstance(value, str) else form_field.clean(value)
     except forms.ValidationError as exc:
         raise CellError(" ".join(exc.messages)) from None
+
+
+@functools.lru_cache(maxsize=CELL_CACHE)
+def _cleaned(form_field: forms.Field, value: str) -> Any:
+    """The form field's value of a text (an int, a text: immutable, so one result serves every row)."""
+    return form_field.clean(value)
 
 
 def _number(value: Any, column: str) -> str:
@@ -303,7 +325,11 @@ def _number(value: Any, column: str) -> str:
 def _dose(value: Any) -> tuple[Decimal | None, Decimal | None]:
     """The dose_mg cell as the dose form reads its mg field: (mg, None), or (None, mL) for a volume typed there
     ("3 mL"), which the titration service refuses with the conversion spelled out."""
-    raw = _number(value, "dose_mg")
+    return _dose_text(_number(value, "dose_mg"))
+
+
+@functools.lru_cache(maxsize=CELL_CACHE)
+def _dose_text(raw: str) -> tuple[Decimal | None, Decimal | None]:
     if not raw:
         return None, None
     try:

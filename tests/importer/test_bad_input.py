@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from importer import formats
@@ -122,3 +124,24 @@ def test_the_export_s_columns_are_all_recognised():
 def test_semicolon_separated_csv_is_read(clinic, prescriber, days):
     data = f"mrn;date;dose_mg\nA-1;{days(1).isoformat()};1.5\n".encode()
     assert str(parse(data, "semi.csv").rows[0].dose.dose) == "1.5"
+
+
+def test_a_cell_read_once_for_many_rows_still_refuses_every_row_that_has_it(days):
+    """Cells are read once per distinct text (dates, doses, scores): a bad one refuses each of its rows, a good
+    one gives each row the same value."""
+    data = csv_bytes(
+        [
+            {**person(), "date": days(3), "dose_mg": "1,5", "pain_score": "11"},
+            {**person(), "date": days(2), "dose_mg": "1,5", "pain_score": "4"},
+            {**person(), "date": days(1), "dose_mg": "1.5", "pain_score": "11"},
+            {**person(), "date": "2024-02-30", "dose_mg": "1.5", "pain_score": "4"},
+            {**person(), "date": "2024-02-30", "dose_mg": "1.5", "pain_score": "4"},
+            {**person(), "date": days(1), "dose_mg": "1.5", "pain_score": "4"},
+        ]
+    )
+    rows = parse(data, "x.csv").rows
+    assert [bool(r.error) for r in rows] == [True, True, True, True, True, False]
+    assert rows[0].error == rows[1].error and rows[3].error == rows[4].error
+    assert rows[0].error.startswith("1,5: ") and rows[3].error == "2024-02-30 is not a day of the calendar."
+    assert rows[2].error == parse(data, "x.csv").rows[2].error  # the pain score's message, again
+    assert (rows[5].dose.dose, rows[5].checkin.pain_score) == (Decimal("1.5"), 4)
