@@ -135,7 +135,9 @@ def import_run(
         raise PermissionError(NOT_A_PRESCRIBER)
     try:
         with transaction.atomic():
-            report = _run(clinic, by, parsed, file_name, reasons or {}, progress)
+            # The patients' records are copied many patients at a time; every read sees what was written.
+            with bulk.deferred_copies():
+                report = _run(clinic, by, parsed, file_name, reasons or {}, progress)
             if not commit:
                 raise _Rollback(report)
             if expected_rows is not None and report.stored_rows != expected_rows:
@@ -163,15 +165,28 @@ def _run(
     today = clinic_today(clinic)
     vetted = [_vet(known.get(key), rows, parsed.format, conditions, today) for key, rows in groups.items()]
     _register(clinic, by, [v for v in vetted if v.patient is None and v.rows], conditions, file_name)
+    flagged: list[_Stored] = []
     for item in vetted:
         for refusal in item.refused:
             report.refuse(*refusal)
         if item.rows and item.patient is not None:
-            _import_patient(item.patient, by, item.rows, today, file_name, reasons, report, new=item.new)
+            stored = _import_patient(item.patient, by, item.rows, today, file_name, reasons, report, new=item.new)
+            if stored is not None:
+                flagged.append(stored)
         if progress:
             progress(item.counted)
+    _report_flags(flagged, report)
     report.stored_rows.sort()
     return report
+
+
+@dataclass
+class _Stored:
+    """A patient the import added records to: the flags open before, and the row of each record added."""
+
+    patient: Patient
+    before: set[int]
+    rows_of: dict[tuple[str, int], int]
 
 
 @dataclass
@@ -339,7 +354,7 @@ def _import_patient(
     report: Report,
     *,
     new: bool,
-) -> None:
+) -> _Stored | None:
     summary = {
         "mrn": patient.mrn,
         "name": str(patient),
@@ -353,11 +368,10 @@ def _import_patient(
     # A patient registered by this import has no flags or check-ins yet: nothing to read.
     before = set() if new else set(Flag.objects.filter(patient=patient).values_list("pk", flat=True))
     entries, checkins, rows_of = _assess_and_store(patient, by, rows, today, file_name, reasons, report, new=new)
-    if entries or checkins:
-        _report_flags(patient, before, rows_of, report)
     summary["entries"], summary["checkins"] = entries, checkins
     if len(report.patients) < MAX_LISTED:
         report.patients.append(summary)
+    return _Stored(patient, before, rows_of) if entries or checkins else None
 
 
 def _assess_and_store(
@@ -521,27 +535,44 @@ def _store_checkins(
     bulk.insert_with_history(flags, by=by, reasons=flag_reasons)
 
 
-def _report_flags(patient: Patient, before: set[int], rows_of: dict[tuple[str, int], int], report: Report) -> None:
-    new = (
-        Flag.objects.filter(patient=patient, acknowledged_at__isnull=True)
-        .exclude(pk__in=before)
-        .values_list(
-            "severity", "message", "dose_entry_id", "dose_entry__taken_on", "checkin_id", "checkin__checked_on"
-        )
-        .order_by("dose_entry__taken_on", "checkin__checked_on", "pk")
-    )
-    for severity, message, entry_id, entry_day, checkin_id, checkin_day in new:
-        label = rules.Severity(severity).label
-        report.flag_counts[label] = report.flag_counts.get(label, 0) + 1
-        if len(report.flags) < MAX_LISTED:
-            row = rows_of.get(("dose", entry_id)) if entry_id else rows_of.get(("checkin", checkin_id))
-            day: datetime.date | None = entry_day if entry_id else checkin_day
-            report.flags.append(
-                {
-                    "row": row,
-                    "mrn": patient.mrn,
-                    "date": day.isoformat() if day else "",
-                    "severity": label,
-                    "message": message,
-                }
+def _report_flags(stored: list[_Stored], report: Report) -> None:
+    """The flags the import raised (open, and not open before it), patient by patient in the order they were
+    imported, each patient's by day: one query for many patients."""
+    by_patient: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for start in range(0, len(stored), 500):
+        chunk = stored[start : start + 500]
+        rows = (
+            Flag.objects.filter(patient_id__in=[s.patient.pk for s in chunk], acknowledged_at__isnull=True)
+            .values_list(
+                "patient_id",
+                "pk",
+                "severity",
+                "message",
+                "dose_entry_id",
+                "dose_entry__taken_on",
+                "checkin_id",
+                "checkin__checked_on",
             )
+            .order_by("patient_id", "dose_entry__taken_on", "checkin__checked_on", "pk")
+        )
+        for patient_id, *values in rows:
+            by_patient[patient_id].append(tuple(values))
+    for item in stored:
+        patient = item.patient
+        for pk, severity, message, entry_id, entry_day, checkin_id, checkin_day in by_patient[patient.pk]:
+            if pk in item.before:
+                continue
+            label = rules.Severity(severity).label
+            report.flag_counts[label] = report.flag_counts.get(label, 0) + 1
+            if len(report.flags) < MAX_LISTED:
+                row = item.rows_of.get(("dose", entry_id)) if entry_id else item.rows_of.get(("checkin", checkin_id))
+                day: datetime.date | None = entry_day if entry_id else checkin_day
+                report.flags.append(
+                    {
+                        "row": row,
+                        "mrn": patient.mrn,
+                        "date": day.isoformat() if day else "",
+                        "severity": label,
+                        "message": message,
+                    }
+                )

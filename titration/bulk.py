@@ -4,14 +4,19 @@ PostgreSQL takes large batches through ``COPY`` (psycopg 3 ``cursor.copy()``): t
 sequence first, so the history rows can name their records. Small batches, and SQLite, go through
 ``bulk_create``. Either way the records and their history rows are written in the caller's transaction, and
 the history rows are the ones ``django-simple-history`` writes for a save ("+", the user, the reason).
+
+Inside ``deferred_copies`` (an import) the copies of many batches are written together, one ``COPY`` per table,
+before the next statement of any kind runs on the connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -92,7 +97,7 @@ def insert_with_history(objects: Sequence[Record], *, by: Any, reasons: Sequence
         return []
     if len(reasons) != len(objects):
         raise ValueError("One reason per record.")
-    if connection.vendor == "postgresql" and len(objects) >= COPY_FROM_ROWS:
+    if connection.vendor == "postgresql" and (len(objects) >= COPY_FROM_ROWS or _pending.get() is not None):
         return _copy_with_history(list(objects), by=by, reasons=reasons)
     for instance, reason in zip(objects, reasons, strict=True):
         audited(instance, by=by, reason=reason)
@@ -103,12 +108,7 @@ def _copy_with_history(objects: list[Record], *, by: Any, reasons: Sequence[str]
     model = type(objects[0])
     meta = model._meta
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(objects)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
+    ids = _ids(meta.db_table, meta.pk.column, len(objects))
     fields = list(meta.concrete_fields)
     stamped = [f.attname for f in fields if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False)]
     alias, pk_name = connection.alias, meta.pk.attname
@@ -147,10 +147,94 @@ def _rows(objects: list[Record], fields: list[models.Field[Any, Any]]) -> Any:
         yield row, index
 
 
+def _ids(table: str, column: str, count: int) -> list[int]:
+    """``count`` new ids from the table's sequence (from the block reserved by ``deferred_copies``, if any)."""
+    pending = _pending.get()
+    if pending is None:
+        return _nextval(table, column, count)
+    pool = pending.ids.setdefault(table, [])
+    if len(pool) < count:
+        pool.extend(_nextval(table, column, max(count - len(pool), ID_BLOCK)))
+    ids, pool[:] = pool[:count], pool[count:]
+    return ids
+
+
+def _nextval(table: str, column: str, count: int) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, column, count]
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _copy(table: str, columns: Sequence[models.Field[Any, Any] | str], rows: Any) -> None:
     names = ", ".join(connection.ops.quote_name(c if isinstance(c, str) else c.column) for c in columns)
+    pending = _pending.get()
+    if pending is not None:
+        pending.add(table, names, rows)
+        return
+    _copy_now(table, names, rows)
+
+
+def _copy_now(table: str, names: str, rows: Any) -> None:
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg's own cursor, under Django's wrapper
         with raw.copy(f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+ID_BLOCK = 2000  # ids reserved at once while copies are deferred (unused ones are a gap in the sequence)
+FLUSH_ROWS = 50_000  # deferred rows written once this many are waiting
+
+
+class _Pending:
+    """Rows waiting to be copied, by table and columns, in the order they were first given."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], list[Any]] = {}
+        self.count = 0
+        self.ids: dict[str, list[int]] = {}
+
+    def add(self, table: str, names: str, rows: Any) -> None:
+        waiting = self.rows.setdefault((table, names), [])
+        before = len(waiting)
+        waiting.extend(rows)
+        self.count += len(waiting) - before
+        if self.count >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        rows, self.rows, self.count = self.rows, {}, 0
+        for (table, names), waiting in rows.items():
+            _copy_now(table, names, waiting)
+
+    def before_query(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        """Every statement Django runs on the connection sees the rows given before it."""
+        if self.count:
+            self.flush()
+        return execute(sql, params, many, context)
+
+
+_pending: ContextVar[_Pending | None] = ContextVar("bulk_pending_copies", default=None)
+
+
+@contextlib.contextmanager
+def deferred_copies() -> Iterator[None]:
+    """Inside the block (PostgreSQL), ``insert_with_history`` reserves ids in blocks and holds its rows back,
+    writing them with one ``COPY`` per table for many batches: before any other statement runs on the
+    connection (a read, a savepoint, an INSERT: each sees every row given before it), once ``FLUSH_ROWS`` are
+    waiting, and when the block ends. Rows still waiting when the block ends with an exception are dropped:
+    the caller's transaction, which the exception rolls back, would have dropped them too. Use it inside a
+    transaction (``transaction.atomic``), around many batches of one piece of work (an import)."""
+    if connection.vendor != "postgresql" or _pending.get() is not None:
+        yield
+        return
+    pending = _Pending()
+    token = _pending.set(pending)
+    try:
+        with connection.execute_wrapper(pending.before_query):
+            yield
+            pending.flush()
+    finally:
+        _pending.reset(token)

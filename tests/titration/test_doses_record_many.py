@@ -204,3 +204,40 @@ def test_an_unsaved_record_of_the_bulk_writer_is_the_one_the_model_builds(
         assert (fast.patient, fast.recorded_by) == (patient, prescriber)
     fast.save()
     assert CheckIn.objects.get(pk=fast.pk).pain_score == 4
+
+
+def test_deferred_copies_are_seen_by_every_later_statement_and_written_when_the_block_ends(
+    patient, prescriber, today, django_assert_max_num_queries
+):
+    """Inside ``bulk.deferred_copies`` (PostgreSQL) the rows wait, but any statement run after them sees them;
+    the rest are written when the block ends. Elsewhere it changes nothing."""
+    from django.db import transaction
+
+    from titration import bulk
+    from titration.models import CheckIn
+
+    def batch(first: int) -> list[CheckIn]:
+        return [
+            bulk.unsaved(
+                CheckIn,
+                related={"patient": patient, "recorded_by": prescriber},
+                checked_on=today - datetime.timedelta(days=first + n),
+                pain_score=3,
+                sleep_quality=None,
+                notes="",
+            )
+            for n in range(3)
+        ]
+
+    with transaction.atomic(), bulk.deferred_copies():
+        first = bulk.insert_with_history(batch(0), by=prescriber, reasons=["a"] * 3)
+        assert all(c.pk for c in first)
+        assert CheckIn.objects.filter(patient=patient).count() == 3  # a read sees the rows given before it
+        second = bulk.insert_with_history(batch(3), by=prescriber, reasons=["b"] * 3)
+    assert CheckIn.objects.filter(pk__in=[c.pk for c in first + second]).count() == 6
+    assert [h.history_change_reason for h in CheckIn.history.filter(id__in=[c.pk for c in second])] == ["b"] * 3
+
+    with pytest.raises(RuntimeError), transaction.atomic(), bulk.deferred_copies():
+        bulk.insert_with_history(batch(6), by=prescriber, reasons=["c"] * 3)
+        raise RuntimeError("fails midway")
+    assert CheckIn.objects.filter(patient=patient).count() == 6
