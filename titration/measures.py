@@ -240,32 +240,45 @@ def dose_on(entries: Sequence[DoseDay], day: datetime.date) -> Decimal | None:
     return before[-1].dose if before else None
 
 
-def best_response(
-    readings: Sequence[Reading], *, first_dose: datetime.date | None, today: datetime.date
+def best_on_checkin_days(
+    readings: Sequence[Reading], *, first_dose: datetime.date | None, through: datetime.date | None = None
 ) -> tuple[ResponseClass, datetime.date | None]:
-    """The best class assessed on any check-in day through ``today`` (or on ``today``), and the first day of a
-    ≥30% reduction."""
-    ordered = sorted((r for r in readings if r.day <= today), key=lambda r: r.day)
+    """The best class assessed on any check-in day (through ``through``, if given), and the first day of a
+    ≥30% reduction. It does not depend on today: the outcome figures keep it (``titration.outcome_store``)."""
+    ordered = sorted((r for r in readings if through is None or r.day <= through), key=lambda r: r.day)
     best = ResponseClass.NOT_ENOUGH_DATA
     first_meaningful: datetime.date | None = None
-    first = first_dose
-    if first is not None:
-        effect_from = first + datetime.timedelta(days=outcomes.EFFECT_AFTER_DAYS)
+    if first_dose is not None:
+        effect_from = first_dose + datetime.timedelta(days=outcomes.EFFECT_AFTER_DAYS)
         days = [r.day for r in ordered]
         for index, reading in enumerate(ordered):
             if reading.day < effect_from:
                 continue
             if index + 1 < len(ordered) and ordered[index + 1].day == reading.day:
                 continue
-            relevant = _relevant(ordered, days, first, reading.day)
-            assessed = outcomes.assess_response(_pain(relevant), first_dose_day=first, today=reading.day)
+            relevant = _relevant(ordered, days, first_dose, reading.day)
+            assessed = outcomes.assess_response(_pain(relevant), first_dose_day=first_dose, today=reading.day)
             cls = assessed.classification
             if CLASS_RANK[cls] > CLASS_RANK[best]:
                 best = cls
             if first_meaningful is None and cls in RESPONDER_CLASSES:
                 first_meaningful = reading.day
-    latest, _ = response_on(ordered, first_dose=first, on=today)
-    return (latest if CLASS_RANK[latest] > CLASS_RANK[best] else best), first_meaningful
+    return best, first_meaningful
+
+
+def better(one: ResponseClass, other: ResponseClass) -> ResponseClass:
+    return one if CLASS_RANK[one] > CLASS_RANK[other] else other
+
+
+def best_response(
+    readings: Sequence[Reading], *, first_dose: datetime.date | None, today: datetime.date
+) -> tuple[ResponseClass, datetime.date | None]:
+    """The best class assessed on any check-in day through ``today`` (or on ``today``), and the first day of a
+    ≥30% reduction."""
+    ordered = sorted((r for r in readings if r.day <= today), key=lambda r: r.day)
+    best, first_meaningful = best_on_checkin_days(ordered, first_dose=first_dose)
+    latest, _ = response_on(ordered, first_dose=first_dose, on=today)
+    return better(latest, best), first_meaningful
 
 
 def response_summary(

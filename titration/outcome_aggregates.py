@@ -23,13 +23,13 @@ from decimal import Decimal
 from typing import Any, overload
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from patients.models import Diagnosis, Patient
 
 from . import measures, outcome_store, rules
 from .clinic_outcomes import CUSTOM, SIDE_EFFECT_WEEKS, Filters, PatientOutcome, matches
-from .models import DoseStatus, StopReason
+from .models import CheckIn, DoseEntry, DoseStatus, StopReason
 from .outcomes import BASELINE_MAX_DAYS_BEFORE, ResponseClass
 
 EPOCH = datetime.date(2000, 1, 1)
@@ -294,21 +294,83 @@ _NO_END = datetime.date(9000, 1, 1)
 
 
 def patient_figures(patients: QuerySet[Patient]) -> dict[int, dict[str, Any]]:
-    """What ``OutcomeFigures`` keeps of each of ``patients``, in two queries: the reduced doses (as on a day
-    after every record) and the check-ins' weeks and doses with whether one had a side effect."""
+    """What ``OutcomeFigures`` keeps of each of ``patients``, in three queries: the reduced doses (as on a day
+    after every record), the check-ins' weeks and doses with whether one had a side effect, and the best
+    response over the check-in days with the first day of a ≥30% reduction and its dose."""
     params = _params(_NO_END)
     patients_sql = _patients_sql(patients, params)
     with _planned():
         checkin_rows = _run(_sql(_CHECKINS, patients_sql), params)
         dose_rows = _rows(_sql(_DOSES, patients_sql), params)
+        readings = _readings_with_dose(patients)
     figures: dict[int, dict[str, Any]] = {
-        row["patient_id"]: {name: _plain(name, row[name]) for name in _KEPT} | {"weeks": {}, "doses": {}}
+        row["patient_id"]: {name: _plain(name, row[name]) for name in _KEPT}
+        | {"weeks": {}, "doses": {}, "version": outcome_store.FIGURES_VERSION}
         for row in dose_rows
     }
     for patient_id, kind, value, hit in checkin_rows:
         if value is not None and patient_id in figures:
             figures[patient_id]["weeks" if kind == "week" else "doses"][str(int(value))] = bool(hit)
+    for patient_id, kept in figures.items():
+        # As ``measures.response_summary`` assesses it: through the stop, else through every check-in.
+        read = readings[patient_id]
+        best, first_meaningful = measures.best_on_checkin_days(
+            [reading for reading, _ in read],
+            first_dose=_as_date(kept["first_dose"]),
+            through=_as_date(kept["stopped_on"]),
+        )
+        dose = next((dose for reading, dose in read if reading.day == first_meaningful), None)
+        kept["best"] = best.value
+        kept["first_meaningful"] = first_meaningful.isoformat() if first_meaningful else None
+        kept["dose_at_meaningful"] = None if dose is None else str(dose)
     return figures
+
+
+def _readings_with_dose(patients: QuerySet[Patient]) -> dict[int, list[tuple[measures.Reading, Decimal | None]]]:
+    """Each live check-in of ``patients`` with the dose taken on its day or last before it (one query)."""
+    dose_then = (
+        DoseEntry.objects.live()
+        .filter(patient=OuterRef("patient"), status=DoseStatus.TAKEN, taken_on__lte=OuterRef("checked_on"))
+        .order_by("-taken_on")
+        .values("dose_mg")[:1]
+    )
+    rows = (
+        CheckIn.objects.live()
+        .filter(patient__in=patients.values("pk"))
+        .annotate(dose_then=Subquery(dose_then))
+        .values_list("patient_id", "checked_on", "pain_score", "pgic", "dose_then")
+    )
+    readings: dict[int, list[tuple[measures.Reading, Decimal | None]]] = defaultdict(list)
+    for patient_id, day, pain, pgic, dose in rows:
+        readings[patient_id].append((measures.Reading(day, pain, pgic), dose))
+    return readings
+
+
+def _live_readings(patients: QuerySet[Patient]) -> dict[int, list[measures.Reading]]:
+    readings: dict[int, list[measures.Reading]] = defaultdict(list)
+    rows = CheckIn.objects.live().filter(patient__in=patients.values("pk"))
+    for patient_id, day, pain, pgic in rows.values_list("patient_id", "checked_on", "pain_score", "pgic"):
+        readings[patient_id].append(measures.Reading(day, pain, pgic))
+    return readings
+
+
+def _response(
+    outcome: PatientOutcome, figures: dict[str, Any], readings: list[measures.Reading], *, today: datetime.date
+) -> measures.ResponseSummary:
+    """``measures.response_summary`` from the kept best response and the check-ins of the last days."""
+    assessed_on = outcome.stopped_on or today
+    ordered = sorted((r for r in readings if r.day <= assessed_on), key=lambda r: r.day)
+    first = outcome.first_dose
+    latest, responder = measures.response_on(ordered, first_dose=first, on=assessed_on)
+    dose = figures["dose_at_meaningful"]
+    return measures.ResponseSummary(
+        best=measures.better(latest, ResponseClass(figures["best"])),
+        latest=latest,
+        first_meaningful_on=_as_date(figures["first_meaningful"]),
+        dose_at_meaningful=None if dose is None else Decimal(dose),
+        responder=responder,
+        latest_pgic=measures.pgic_in_window(ordered, first_dose=first, on=assessed_on) if first else None,
+    )
 
 
 def _plain(name: str, value: Any) -> Any:
@@ -333,10 +395,14 @@ def _end_day(figures: dict[str, Any], today: datetime.date) -> int:
     return end
 
 
-def clinic_outcomes(patients: QuerySet[Patient], filters: Filters, *, today: datetime.date) -> list[PatientOutcome]:
-    """The measures of ``patients`` the clinic page needs (``response`` is left out), from the kept figures
-    (rebuilt first where out of date) and the check-ins the 12-week response depends on."""
+def clinic_outcomes(
+    patients: QuerySet[Patient], filters: Filters, *, today: datetime.date, with_response: bool = False
+) -> list[PatientOutcome]:
+    """The measures of ``patients`` from the kept figures (rebuilt first where out of date) and the check-ins
+    the 12-week response depends on. ``response`` (the research export's) only ``with_response``: it reads
+    every check-in again, which the clinic page does not need."""
     outcome_store.refresh(patients)
+    all_readings = _live_readings(patients) if with_response else {}
     params = _params(today)
     patients_sql = _patients_sql(patients, params)
     stored = outcome_store.stored_figures(patients)
@@ -362,6 +428,8 @@ def clinic_outcomes(patients: QuerySet[Patient], filters: Filters, *, today: dat
         outcome.side_effect_weeks = {week for week, hit in weeks.items() if hit}
         outcome.checkin_doses = set(doses)
         outcome.side_effect_doses = {dose for dose, hit in doses.items() if hit}
+        if with_response:
+            outcome.response = _response(outcome, figures, all_readings.get(patient_id, []), today=today)
         if matches(outcome, filters):
             result.append(outcome)
     return result

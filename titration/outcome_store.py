@@ -27,6 +27,9 @@ from patients.models import Patient
 
 from .models import CheckIn, DoseEntry, OutcomeFigures
 
+# What ``figures`` holds; rows of another version are rebuilt, so that a change of what is kept needs no migration.
+FIGURES_VERSION = 2
+
 
 def mark_stale(patient_ids: Iterable[int]) -> None:
     """In the writer's transaction: these patients' figures no longer match their record.
@@ -47,9 +50,9 @@ def clinic_changed(*, clinic: Any, by: Any, cause: str) -> None:
 
 def _out_of_date() -> Q:
     stored = OutcomeFigures.objects.filter(patient=OuterRef("pk"))
+    current = stored.filter(stale=False, figures__version=FIGURES_VERSION)
     return (
-        ~Exists(stored)
-        | Exists(stored.filter(stale=True))
+        ~Exists(current)
         | Exists(DoseEntry.objects.filter(patient=OuterRef("pk"), id__gt=OuterRef("_doses_through")))
         | Exists(CheckIn.objects.filter(patient=OuterRef("pk"), id__gt=OuterRef("_checkins_through")))
     )

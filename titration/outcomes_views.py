@@ -137,7 +137,9 @@ def export_rows(outcomes: Sequence[PatientOutcome]) -> Iterator[list[Any]]:
 @permission_required(RESEARCH_EXPORT_PERMISSION)
 def research_export(request: HttpRequest) -> StreamingHttpResponse:
     filters, today = _filters(request)
-    outcomes = [o for o in clinic_outcomes.patient_outcomes(request.user, filters, today=today) if o.started]
+    patients = clinic_outcomes.selected_patients(request.user, filters)
+    outcomes = outcome_aggregates.clinic_outcomes(patients, filters, today=today, with_response=True)
+    outcomes = [o for o in outcomes if o.started]
     access_record(
         user=request.user,
         patient=None,

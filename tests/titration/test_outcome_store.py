@@ -6,6 +6,7 @@ page's measures are compared with ``clinic_outcomes.patient_outcomes``, which re
 
 import datetime
 import io
+import random
 from decimal import Decimal
 
 import pytest
@@ -18,7 +19,7 @@ from titration import clinic_outcomes, outcome_aggregates, outcome_store, servic
 from titration.models import CheckIn, DoseEntry, OutcomeFigures, StopReason
 from titration.rules import PlanState
 
-from .test_outcome_aggregates import COMPARED
+from .test_outcome_aggregates import COMPARED, varied_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +179,33 @@ def test_the_command_rebuilds_what_is_out_of_date_ahead_of_the_first_view(course
     assert OutcomeFigures.objects.get(patient=course).figures["days_taken"] == 100
     call_command("outcome_figures_refresh", verbosity=0, stdout=out)
     assert "of 0 patients" in out.getvalue()
+
+
+def test_the_research_export_s_response_equals_the_definition_on_a_varied_clinic(
+    clock, make_patient, prescriber, today
+):
+    """The export reads the kept figures too: the response (best, latest, first ≥30% day and its dose,
+    responder, PGIC) must be the definition's, patient by patient, stopped patients included."""
+    rng = random.Random(16)
+    for n in range(24):
+        varied_patient(make_patient(given_name=f"R{n}"), prescriber, rng)
+    filters = clinic_outcomes.Filters()
+    definition = clinic_outcomes.patient_outcomes(prescriber, filters, today=today)
+    patients = clinic_outcomes.selected_patients(prescriber, filters)
+    kept = outcome_aggregates.clinic_outcomes(patients, filters, today=today, with_response=True)
+    assert {o.patient_id: (_fields(o), o.response) for o in kept} == {
+        o.patient_id: (_fields(o), o.response) for o in definition
+    }
+    responses = [o.response for o in definition if o.response is not None]
+    assert any(r.dose_at_meaningful for r in responses) and any(r.latest_pgic for r in responses)
+    assert any(o.stopped_on and o.response and o.response.first_meaningful_on for o in definition)
+
+
+def test_figures_kept_in_another_version_are_rebuilt(course, prescriber, today):
+    assert_page_matches_the_record(prescriber, today)
+    kept = OutcomeFigures.objects.get(patient=course)
+    del kept.figures["version"], kept.figures["best"]
+    kept.save()
+    patients = clinic_outcomes.selected_patients(prescriber, clinic_outcomes.Filters())
+    assert outcome_store.refresh(patients) == 1
+    assert OutcomeFigures.objects.get(patient=course).figures["version"] == outcome_store.FIGURES_VERSION
