@@ -52,9 +52,9 @@ def _out_of_date() -> Q:
     stored = OutcomeFigures.objects.filter(patient=OuterRef("pk"))
     current = stored.filter(stale=False, figures__version=FIGURES_VERSION)
     return (
-        ~Exists(current)
-        | Exists(DoseEntry.objects.filter(patient=OuterRef("pk"), id__gt=OuterRef("_doses_through")))
-        | Exists(CheckIn.objects.filter(patient=OuterRef("pk"), id__gt=OuterRef("_checkins_through")))
+        Q(~Exists(current))
+        | Q(Exists(DoseEntry.objects.filter(patient=OuterRef("pk"), id__gt=OuterRef("_doses_through"))))
+        | Q(Exists(CheckIn.objects.filter(patient=OuterRef("pk"), id__gt=OuterRef("_checkins_through"))))
     )
 
 
