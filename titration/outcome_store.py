@@ -78,7 +78,7 @@ def refresh(patients: QuerySet[Patient]) -> int:
         OutcomeFigures.objects.bulk_create(
             [OutcomeFigures(patient_id=pk) for pk in ids], ignore_conflicts=True, batch_size=500
         )
-        rows = OutcomeFigures.objects.select_for_update().filter(patient_id__in=ids)
+        rows = OutcomeFigures.objects.select_for_update().filter(patient_id__in=ids).order_by("pk")  # one lock order
         list(rows.values_list("pk", flat=True))
         doses_through = _newest(DoseEntry.objects.filter(patient_id__in=ids))
         checkins_through = _newest(CheckIn.objects.filter(patient_id__in=ids))
