@@ -178,6 +178,7 @@ def pages(repeat: int, warmup: int) -> list[Page]:
 
     month = patient_id(f"{REFERENCE_30_DAYS}-1")
     lustrum = patient_id(f"{REFERENCE_5_YEARS}-1")
+    derive_positions({month, lustrum})  # the patient page reads each day's stored expected dose
     regular = Patient.objects.filter(clinic__name="Bench Clinic 01", mrn__startswith="M").order_by("pk").first()
     mrn = regular.mrn if regular else f"{REFERENCE_5_YEARS}-1"
 
