@@ -12,6 +12,7 @@ transaction, and is refused if its outcome differs from the preview the user saw
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections import defaultdict
 from collections.abc import Callable
@@ -367,7 +368,9 @@ def _import_patient(
         patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
     # A patient registered by this import has no flags or check-ins yet: nothing to read.
     before = set() if new else set(Flag.objects.filter(patient=patient).values_list("pk", flat=True))
-    entries, checkins, rows_of = _assess_and_store(patient, by, rows, today, file_name, reasons, report, new=new)
+    # The records of a patient already on record take ids newer than all the patient's records (see fresh_ids).
+    with contextlib.nullcontext() if new else bulk.fresh_ids():
+        entries, checkins, rows_of = _assess_and_store(patient, by, rows, today, file_name, reasons, report, new=new)
     summary["entries"], summary["checkins"] = entries, checkins
     if len(report.patients) < MAX_LISTED:
         report.patients.append(summary)

@@ -150,7 +150,7 @@ def _rows(objects: list[Record], fields: list[models.Field[Any, Any]]) -> Any:
 def _ids(table: str, column: str, count: int) -> list[int]:
     """``count`` new ids from the table's sequence (from the block reserved by ``deferred_copies``, if any)."""
     pending = _pending.get()
-    if pending is None:
+    if pending is None or pending.fresh:
         return _nextval(table, column, count)
     pool = pending.ids.setdefault(table, [])
     if len(pool) < count:
@@ -195,6 +195,7 @@ class _Pending:
         self.rows: dict[tuple[str, str], list[Any]] = {}
         self.count = 0
         self.ids: dict[str, list[int]] = {}
+        self.fresh = False  # ids taken from the sequence now, not from the reserved blocks (``fresh_ids``)
 
     def add(self, table: str, names: str, rows: Any) -> None:
         waiting = self.rows.setdefault((table, names), [])
@@ -238,3 +239,21 @@ def deferred_copies() -> Iterator[None]:
             pending.flush()
     finally:
         _pending.reset(token)
+
+
+@contextlib.contextmanager
+def fresh_ids() -> Iterator[None]:
+    """Inside ``deferred_copies``, the records inserted in this block take ids from the sequence now rather
+    than from the blocks reserved earlier: for a patient already on record, locked by the caller, so that the
+    records added are newer (higher ids) than every record of the patient committed before the lock, as
+    ``outcome_store`` expects of a record's ids. (A patient registered in the transaction needs none: no one
+    can have read their records.)"""
+    pending = _pending.get()
+    if pending is None or pending.fresh:
+        yield
+        return
+    pending.fresh = True
+    try:
+        yield
+    finally:
+        pending.fresh = False

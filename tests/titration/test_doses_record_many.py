@@ -241,3 +241,38 @@ def test_deferred_copies_are_seen_by_every_later_statement_and_written_when_the_
         bulk.insert_with_history(batch(6), by=prescriber, reasons=["c"] * 3)
         raise RuntimeError("fails midway")
     assert CheckIn.objects.filter(patient=patient).count() == 6
+
+
+def test_inside_fresh_ids_records_are_newer_than_any_taken_after_the_reserved_block(patient, prescriber, today):
+    """A patient already on record, locked by the import, gets ids newer than every record committed before the
+    lock (the outcome figures tell a newer record by its id), not ids of a block reserved earlier."""
+    from django.db import connection, transaction
+
+    from titration import bulk
+    from titration.models import CheckIn
+
+    if connection.vendor != "postgresql":
+        pytest.skip("ids are reserved in blocks on PostgreSQL only")
+
+    def batch(first: int) -> list[CheckIn]:
+        return [
+            bulk.unsaved(
+                CheckIn,
+                related={"patient": patient, "recorded_by": prescriber},
+                checked_on=today - datetime.timedelta(days=first + n),
+                pain_score=3,
+                sleep_quality=None,
+                notes="",
+            )
+            for n in range(2)
+        ]
+
+    with transaction.atomic(), bulk.deferred_copies():
+        reserved = bulk.insert_with_history(batch(0), by=prescriber, reasons=["a"] * 2)
+        [taken_elsewhere] = bulk._nextval(CheckIn._meta.db_table, "id", 1)  # as another writer's record would
+        with bulk.fresh_ids():
+            fresh = bulk.insert_with_history(batch(2), by=prescriber, reasons=["b"] * 2)
+        again = bulk.insert_with_history(batch(4), by=prescriber, reasons=["c"] * 2)
+    assert max(c.pk for c in reserved) < taken_elsewhere < min(c.pk for c in fresh)
+    assert max(c.pk for c in again) < taken_elsewhere  # the block serves the rest (new patients)
+    assert CheckIn.objects.filter(patient=patient).count() == 6
