@@ -25,8 +25,11 @@ run: install
 	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# The suite runs in one pytest-xdist worker per core (a worker per test file: its module-scoped fixtures are built
+# once); PYTEST_XDIST="-n 0" runs it in this one process. PYTEST_ARGS: anything more for pytest.
+PYTEST_XDIST ?= -n auto --dist loadfile
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # Generate a realistic data set into its own PostgreSQL database (ldn_bench; full size: 10,000 patients in 10
 # clinics), time the pages side by side as ratios to the floor page, load-test gunicorn (50 users, then the

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from importlib import import_module
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth.models import Group, User
+from django.db import transaction
 from django.test import Client, override_settings
 from hypothesis import settings as hypothesis_settings
 
@@ -22,6 +25,34 @@ PASSWORD = "correct-horse-battery-staple"
 # Property tests check behaviour, never speed: no per-example deadline (a busy machine is not a failure).
 hypothesis_settings.register_profile("project", deadline=None)
 hypothesis_settings.load_profile("project")
+
+
+# pytest-xdist (``make test`` runs the suite in one worker per core): the axe-core counts of the browser tests are
+# kept by the worker that ran them (tests/browser/conftest.py AXE_COUNTS) and handed to the controller at the
+# end, which prints them as a run without workers does.
+_AXE_COUNTS_OF_WORKERS: dict[str, dict[str, int]] = {}
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    browser = sys.modules.get("tests.browser.conftest")
+    if workeroutput is not None and browser is not None:
+        workeroutput["axe_counts"] = dict(browser.AXE_COUNTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _AXE_COUNTS_OF_WORKERS.update(getattr(node, "workeroutput", {}).get("axe_counts", {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _AXE_COUNTS_OF_WORKERS:
+        return  # no workers (tests/browser/conftest.py prints its own), or no browser test ran
+    write = terminalreporter.write_line
+    write("axe-core WCAG 2.1 AA violations (elements) by page and impact:")
+    impacts = ("critical", "serious", "moderate", "minor")
+    for name, counts in sorted(_AXE_COUNTS_OF_WORKERS.items()):
+        write(f"  {name:28} " + "  ".join(f"{impact} {counts.get(impact, 0)}" for impact in impacts))
 
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -66,6 +97,19 @@ def clock_pinned(request: pytest.FixtureRequest) -> Iterator[time_machine.Travel
         yield traveller
 
 
+@contextmanager
+def built_once(django_db_blocker: Any) -> Iterator[None]:
+    """For a module-scoped fixture: what it builds inside stays for the module's tests and is rolled back after them.
+
+    As Django's ``TestCase.setUpTestData``: the records are built once in a transaction of their own, each test's
+    ``db`` runs in a savepoint inside it and rolls back to them. Only for records that the tests read and do not
+    change as Python objects (every test gets the same instances); never in a module with committing tests.
+    """
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
 def seed_reference_data() -> None:
     """Put back what the data migrations create (role groups, permissions, conditions).
 
@@ -94,6 +138,9 @@ def seed_reference_data() -> None:
     import_module("medications.migrations.0002_opioid_reference_list").ship(apps, None)
 
 
+_COMMITTED = pytest.StashKey[Any]()
+
+
 @pytest.fixture(autouse=True)
 def _reference_data_for_committing_tests(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("django_db")
@@ -105,6 +152,23 @@ def _reference_data_for_committing_tests(request: pytest.FixtureRequest) -> None
     if committing:
         request.getfixturevalue("transactional_db")
         seed_reference_data()
+        request.node.stash[_COMMITTED] = request.getfixturevalue("django_db_blocker")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After a committing test has emptied every table, put the reference data back for the tests that follow.
+
+    Run alone, pytest-django puts the committing tests last; under pytest-xdist (``make test``) a worker runs the
+    tests of a file together, and the tests of the next file in its share must find the data the migrations made.
+    """
+    try:
+        return (yield)
+    finally:
+        blocker = item.stash.get(_COMMITTED, None)
+        if blocker is not None:
+            with blocker.unblock():
+                seed_reference_data()
 
 
 def make_user(username: str, role: Role | None, clinic: Clinic | None) -> User:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -16,8 +17,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from patients.models import Clinic, Membership, Patient, clinic_today
-from tests.conftest import client_for
+from patients.models import Clinic, Condition, Diagnosis, Membership, Patient, clinic_today
+from patients.roles import Role
+from tests.conftest import PINNED_NOW, built_once, client_for, fast_password_hashing, make_user, pinned_clock
 from titration import services
 from titration.chart import MAX_SLOTS, chart_for
 from titration.chart_drawing import draw
@@ -69,12 +71,46 @@ def queries(client, url: str, params: dict[str, str] | None = None) -> tuple[int
     return len(captured), body
 
 
+@pytest.fixture(scope="module")
+def histories(django_db_setup, django_db_blocker) -> Iterator[tuple[Patient, Patient]]:
+    """A month and five years of a clinic's two patients, built once for the module (see ``built_once``): a
+    prescriber of a clinic of their own (the list tests below sign in as the conftest's, who does not see it)."""
+    with built_once(django_db_blocker):
+        with pinned_clock(), fast_password_hashing():
+            clinic = Clinic.objects.create(name="History Clinic")
+            prescriber = make_user("dr.history", Role.PRESCRIBER, clinic)
+            fibromyalgia = Condition.objects.get(name="Fibromyalgia")
+            month, lustrum = (
+                Patient.objects.create(
+                    clinic=clinic,
+                    mrn=f"MRN-{n:04d}",
+                    given_name=given_name,
+                    family_name="Byron",
+                    date_of_birth=datetime.date(1980, 6, 1),
+                    prescriber=prescriber,
+                )
+                for n, given_name in ((1, "Mo"), (2, "Lu"))
+            )
+            for patient in (month, lustrum):
+                Diagnosis.objects.create(
+                    patient=patient, condition=fibromyalgia, diagnosed_on=datetime.date(2020, 1, 1)
+                )
+            today = clinic_today(clinic)
+            fill(month, prescriber, 30, today, slip_on=today - datetime.timedelta(days=5))  # both have open flags
+            fill(lustrum, prescriber, FIVE_YEARS, today, slip_on=today - datetime.timedelta(days=1000))
+        yield month, lustrum
+
+
 @pytest.fixture
-def month_and_lustrum(make_patient, prescriber, today):
-    month, lustrum = make_patient(given_name="Mo"), make_patient(given_name="Lu")
-    fill(month, prescriber, 30, today, slip_on=today - datetime.timedelta(days=5))  # both have open flags
-    fill(lustrum, prescriber, FIVE_YEARS, today, slip_on=today - datetime.timedelta(days=1000))
-    return month, lustrum
+def month_and_lustrum(db, histories, today):
+    assert today == clinic_today(histories[0].clinic) == PINNED_NOW.date()
+    return histories
+
+
+@pytest.fixture
+def prescriber_client(histories):
+    """Signed in as the prescriber of the histories' patients."""
+    return client_for(histories[0].prescriber)
 
 
 @pytest.mark.parametrize("period", ["90", "all"])

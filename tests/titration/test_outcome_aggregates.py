@@ -5,15 +5,18 @@ import random
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from patients.models import Clinic, Membership, Patient
+from patients.models import Clinic, Condition, Diagnosis, Membership, Patient
 from patients.roles import Role
-from tests.conftest import client_for, make_user
+from tests.conftest import built_once, client_for, fast_password_hashing, make_user
 from titration import clinic_outcomes, outcome_aggregates
 from titration.models import CheckIn, DoseEntry, DoseStatus, PlanStateChange, SideEffect, StopReason, TitrationPlan
 from titration.rules import PlanState
+
+from .conftest import MONDAY
 
 pytestmark = pytest.mark.django_db
 
@@ -110,15 +113,39 @@ def varied_patient(patient, by, rng: random.Random) -> None:
         )  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def varied_clinic_built(django_db_setup, django_db_blocker):
+    """A clinic and its prescriber with 40 varied patients, built once for the module (see ``built_once``) on the
+    ``clock`` fixture's standing clock; the last test of the module builds clinics of its own beside it."""
+    with built_once(django_db_blocker):
+        with time_machine.travel(MONDAY, tick=False), fast_password_hashing():
+            clinic = Clinic.objects.create(name="Varied Clinic")
+            prescriber = make_user("dr.varied", Role.PRESCRIBER, clinic)
+            fibromyalgia = Condition.objects.get(name="Fibromyalgia")
+            crohns = Condition.objects.get(name="Crohn's disease")
+            rng = random.Random(15)
+            for n in range(40):
+                patient = Patient.objects.create(
+                    clinic=clinic,
+                    mrn=f"MRN-{n + 1:04d}",
+                    given_name=f"V{n}",
+                    family_name="Byron",
+                    date_of_birth=datetime.date(1980, 6, 1),
+                    prescriber=prescriber,
+                    sex=rng.choice(["female", "male", ""]),
+                )
+                Diagnosis.objects.create(
+                    patient=patient, condition=fibromyalgia, diagnosed_on=datetime.date(2020, 1, 1)
+                )
+                if n % 3 == 0:
+                    patient.diagnoses.create(condition=crohns, diagnosed_on=datetime.date(2021, 1, 1))
+                varied_patient(patient, prescriber, rng)
+        yield prescriber
+
+
 @pytest.fixture
-def varied_clinic(clock, make_patient, prescriber, crohns):
-    rng = random.Random(15)
-    for n in range(40):
-        patient = make_patient(given_name=f"V{n}", sex=rng.choice(["female", "male", ""]))
-        if n % 3 == 0:
-            patient.diagnoses.create(condition=crohns, diagnosed_on=datetime.date(2021, 1, 1))
-        varied_patient(patient, prescriber, rng)
-    return prescriber
+def varied_clinic(varied_clinic_built, clock):
+    return varied_clinic_built
 
 
 def _fields(outcome):
