@@ -189,11 +189,9 @@ class Course:
                 and plan.step_mg > 0
             )
             expected = plan.toward_target(level) if step_due else level
-            if prev_dose is not None and plan.plan_id == self.plan_id and plan.on_path(prev_dose):
-                # A patient who went below the step goes back up one plan step at a time, never in one jump.
-                back_up = plan.toward_target(prev_dose)
-                if plan.beyond(expected, back_up):
-                    expected = back_up
+            back_up = self._back_up(plan, prev_dose)
+            if back_up is not None and plan.beyond(expected, back_up):
+                expected = back_up
         if step_due:
             level, reached = expected, None
         context = DoseContext(
@@ -206,6 +204,20 @@ class Course:
             restart_gap_days=gap if restart and state not in (PlanState.PAUSED, PlanState.STOPPED) else None,
         )
         return context, level, reached, step_due
+
+    def _back_up(self, plan: PlanTerms, prev_dose: Decimal | None) -> Decimal | None:
+        """The most a patient who went below the step may be expected to take next, or None (no limit).
+
+        One plan step above the last accepted dose, never a jump back to the old level; from a dose below the
+        plan's starting dose (an out-of-range dose the prescriber confirmed), the starting dose.
+        """
+        if prev_dose is None or plan.plan_id != self.plan_id:
+            return None
+        if plan.on_path(prev_dose):
+            return plan.toward_target(prev_dose)
+        if plan.beyond(plan.starting_dose_mg, prev_dose):
+            return plan.starting_dose_mg
+        return None
 
     def context_on(self, day: datetime.date) -> DoseContext:
         return self._position(day)[0]

@@ -59,6 +59,14 @@ def test_a_patient_below_the_step_is_expected_one_plan_step_above_the_last_accep
     assert dropped.context_on(day(16)).expected == D("1")  # not 1.5 (two steps above 0.5 mg)
 
 
+def test_after_a_confirmed_dose_below_the_plan_s_start_the_starting_dose_is_expected():
+    """1 mg reached, then 0.5 mg, then a confirmed 0.1 mg: the step that falls due does not jump back to 1.25 mg
+    (three steps above the last dose), the patient starts again from the plan's starting dose."""
+    plan = PlanTerms(1, START, D("0.5"), D("0.25"), 3, D("3"))
+    assert walk({2: "1", 3: "0.5"}, plans=(plan,)).context_on(day(4)).expected == D("0.75")
+    assert walk({2: "1", 3: "0.5", 4: "0.1"}, plans=(plan,)).context_on(day(5)).expected == D("0.5")
+
+
 @pytest.mark.parametrize(("gap_days", "restarts"), [(6, False), (7, True)])
 def test_after_the_clinic_s_gap_the_plan_restarts_at_its_starting_dose(gap_days, restarts):
     course_ = walk(dict.fromkeys(range(7, 14), "1") | dict.fromkeys(range(0, 7), "0.5"))

@@ -137,6 +137,12 @@ def test_every_dose_ten_times_or_a_tenth_of_the_previous_or_expected_dose_is_cri
     states=[],
     history=[None, None, None, Decimal("1"), Decimal("0.5")],
 )
+# A confirmed dose below the plan's start after a drop: the step due next day is not a jump back to the old level.
+@example(
+    raw=[(Decimal("0.5"), Decimal("0.25"), 3, Decimal("3"), 0)],
+    states=[],
+    history=[None, None, Decimal("1"), Decimal("0.5"), Decimal("0.1")],
+)
 def test_the_expected_dose_never_jumps_by_more_than_one_plan_step(raw, states, history):
     """From one day to the next, and from the patient's last accepted dose: at most one step of the plan."""
     plans = build_plans(raw, states)
