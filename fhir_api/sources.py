@@ -126,7 +126,7 @@ SOURCES: dict[str, tuple[Source, ...]] = {
     "MedicationAdministration": (
         Source(
             "MedicationAdministration",
-            lambda: DoseEntry.objects.select_related("plan"),
+            lambda: DoseEntry.objects.select_related("plan").defer("course_after"),  # derived, never mapped
             lambda row, ctx: mapping.medication_administration(row),
             date_field="taken_on",
         ),

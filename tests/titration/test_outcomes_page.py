@@ -166,7 +166,11 @@ def test_the_page_s_queries_do_not_grow_with_the_number_of_patients(clock, make_
         history(make_patient(given_name=f"B{n}"), prescriber)
     with CaptureQueriesContext(connection) as ten:
         prescriber_client.get(URL)
-    assert len(ten) == len(two) < 25
+    # Each view rebuilt the figures of the new patients (2, then 8): a fixed number of queries more.
+    assert len(ten) == len(two) <= 30
+    with CaptureQueriesContext(connection) as kept:
+        prescriber_client.get(URL)
+    assert len(kept) <= 15  # nothing changed: the kept figures are read as they are
 
 
 def test_the_research_export_is_de_identified_and_logged(six, prescriber, prescriber_client):
