@@ -226,6 +226,10 @@ class SideEffectQuerySet(ClinicScopedQuerySet["SideEffect"]):
     patient_field = "checkin__patient"
 
 
+class OutcomeFiguresQuerySet(ClinicScopedQuerySet["OutcomeFigures"]):
+    patient_field = "patient"
+
+
 class VoidableRecord(models.Model):
     """A clinical record that is never deleted: a wrong one is voided with who, when and why."""
 
@@ -548,6 +552,8 @@ class OutcomeFigures(models.Model):
     checkins_through = models.BigIntegerField(default=0)
     figures = models.JSONField(null=True, encoder=DjangoJSONEncoder)
     computed_at = models.DateTimeField(null=True)
+
+    objects = OutcomeFiguresQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "outcome figures"
