@@ -166,7 +166,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         blocker = item.stash.get(_COMMITTED, None)
-        if blocker is not None:
+        # No next test: the test databases are gone too, and the connection points at the real one again.
+        if blocker is not None and nextitem is not None:
             with blocker.unblock():
                 seed_reference_data()
 
