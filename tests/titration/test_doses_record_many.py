@@ -206,6 +206,24 @@ def test_an_unsaved_record_of_the_bulk_writer_is_the_one_the_model_builds(
     assert CheckIn.objects.get(pk=fast.pk).pain_score == 4
 
 
+def unsaved_checkins(patient, by, today: datetime.date, *, first: int, count: int) -> list:
+    """``count`` unsaved check-ins of the bulk writer, ``first`` days ago and the days before."""
+    from titration import bulk
+    from titration.models import CheckIn
+
+    return [
+        bulk.unsaved(
+            CheckIn,
+            related={"patient": patient, "recorded_by": by},
+            checked_on=today - datetime.timedelta(days=first + n),
+            pain_score=3,
+            sleep_quality=None,
+            notes="",
+        )
+        for n in range(count)
+    ]
+
+
 def test_deferred_copies_are_seen_by_every_later_statement_and_written_when_the_block_ends(
     patient, prescriber, today, django_assert_max_num_queries
 ):
@@ -217,17 +235,7 @@ def test_deferred_copies_are_seen_by_every_later_statement_and_written_when_the_
     from titration.models import CheckIn
 
     def batch(first: int) -> list[CheckIn]:
-        return [
-            bulk.unsaved(
-                CheckIn,
-                related={"patient": patient, "recorded_by": prescriber},
-                checked_on=today - datetime.timedelta(days=first + n),
-                pain_score=3,
-                sleep_quality=None,
-                notes="",
-            )
-            for n in range(3)
-        ]
+        return unsaved_checkins(patient, prescriber, today, first=first, count=3)
 
     with transaction.atomic(), bulk.deferred_copies():
         first = bulk.insert_with_history(batch(0), by=prescriber, reasons=["a"] * 3)
@@ -255,17 +263,7 @@ def test_inside_fresh_ids_records_are_newer_than_any_taken_after_the_reserved_bl
         pytest.skip("ids are reserved in blocks on PostgreSQL only")
 
     def batch(first: int) -> list[CheckIn]:
-        return [
-            bulk.unsaved(
-                CheckIn,
-                related={"patient": patient, "recorded_by": prescriber},
-                checked_on=today - datetime.timedelta(days=first + n),
-                pain_score=3,
-                sleep_quality=None,
-                notes="",
-            )
-            for n in range(2)
-        ]
+        return unsaved_checkins(patient, prescriber, today, first=first, count=2)
 
     with transaction.atomic(), bulk.deferred_copies():
         reserved = bulk.insert_with_history(batch(0), by=prescriber, reasons=["a"] * 2)
