@@ -346,6 +346,14 @@ def _readings_with_dose(patients: QuerySet[Patient]) -> dict[int, list[tuple[mea
     return readings
 
 
+def _week_12_readings(patients_sql: str, params: dict[str, Any]) -> dict[int, list[measures.Reading]]:
+    """The check-ins the 12-week response can depend on (``_READINGS``), by patient."""
+    readings: dict[int, list[measures.Reading]] = defaultdict(list)
+    for patient_id, day, pain, pgic in _run(_sql(_READINGS, patients_sql), params):
+        readings[patient_id].append(measures.Reading(_as_day(day), pain, pgic))
+    return readings
+
+
 def _live_readings(patients: QuerySet[Patient]) -> dict[int, list[measures.Reading]]:
     readings: dict[int, list[measures.Reading]] = defaultdict(list)
     rows = CheckIn.objects.live().filter(patient__in=patients.values("pk"))
@@ -400,22 +408,18 @@ def clinic_outcomes(
 ) -> list[PatientOutcome]:
     """The measures of ``patients`` from the kept figures (rebuilt first where out of date) and the check-ins
     the 12-week response depends on. ``response`` (the research export's) only ``with_response``: it reads
-    every check-in again, which the clinic page does not need."""
+    every check-in, where the clinic page reads only those around week 12."""
     outcome_store.refresh(patients)
-    all_readings = _live_readings(patients) if with_response else {}
     params = _params(today)
     patients_sql = _patients_sql(patients, params)
     stored = outcome_store.stored_figures(patients)
     with _planned():
         diagnoses = Diagnosis.objects.filter(patient__in=patients.values("pk"))
         diagnosis_rows = list(diagnoses.values_list("patient_id", "condition__name"))
-        reading_rows = _run(_sql(_READINGS, patients_sql), params)
+        readings = _live_readings(patients) if with_response else _week_12_readings(patients_sql, params)
     conditions: dict[int, list[str]] = defaultdict(list)
     for patient_id, name in diagnosis_rows:
         conditions[patient_id].append(name)
-    readings: dict[int, list[measures.Reading]] = defaultdict(list)
-    for patient_id, day, pain, pgic in reading_rows:
-        readings[patient_id].append(measures.Reading(_as_day(day), pain, pgic))
 
     result = []
     for patient_id, sex, born, figures in stored:
@@ -429,7 +433,7 @@ def clinic_outcomes(
         outcome.checkin_doses = set(doses)
         outcome.side_effect_doses = {dose for dose, hit in doses.items() if hit}
         if with_response:
-            outcome.response = _response(outcome, figures, all_readings.get(patient_id, []), today=today)
+            outcome.response = _response(outcome, figures, readings[patient_id], today=today)
         if matches(outcome, filters):
             result.append(outcome)
     return result
