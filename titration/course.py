@@ -19,8 +19,9 @@ many patients (the dashboard) resumes each course from its latest entry instead 
 
 from __future__ import annotations
 
+import bisect
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -40,6 +41,9 @@ from .rules import (
 )
 
 ADHERENCE_RUN_DAYS = 3
+# The version of the rules a stored position was derived by: raise it with any change to how the course walks,
+# so that a patient's first write after it re-walks the whole record instead of resuming from stale positions.
+COURSE_RULES_VERSION = 2
 # Findings that a run of consecutive days turns into one flag (alert fatigue: few, specific flags).
 RUN_KINDS = frozenset({FlagKind.OFF_SCHEDULE, FlagKind.TAKEN_WHILE_OFF})
 
@@ -71,6 +75,7 @@ class Position:
     previous_on: datetime.date | None = None
     previous_mg: Decimal | None = None
     awaiting_step: bool = False
+    rules_version: int | None = COURSE_RULES_VERSION  # None: stored before positions carried a version
 
     def as_json(self) -> dict[str, object]:
         previous = None
@@ -82,6 +87,7 @@ class Position:
             "reached": None if self.reached_on is None else self.reached_on.isoformat(),
             "previous": previous,
             "awaiting": self.awaiting_step,
+            "version": self.rules_version,
         }
 
     @classmethod
@@ -89,7 +95,7 @@ class Position:
         if not data:
             return cls()
         plan, previous = data.get("plan"), data.get("previous")
-        level, reached = data.get("level"), data.get("reached")
+        level, reached, version = data.get("level"), data.get("reached"), data.get("version")
         return cls(
             plan_id=plan if isinstance(plan, int) else None,
             level=None if level is None else Decimal(str(level)),
@@ -97,7 +103,13 @@ class Position:
             previous_on=datetime.date.fromisoformat(previous[0]) if isinstance(previous, list) else None,
             previous_mg=Decimal(previous[1]) if isinstance(previous, list) else None,
             awaiting_step=bool(data.get("awaiting")),
+            rules_version=version if isinstance(version, int) else None,
         )
+
+    @property
+    def current(self) -> bool:
+        """Whether the position was derived by today's rules, so a course may resume from it."""
+        return self.rules_version == COURSE_RULES_VERSION
 
 
 @dataclass(frozen=True)
@@ -284,20 +296,115 @@ def walk(
     return assessed, course
 
 
-def context_before(
-    entries: Sequence[EntryFact], plans: Sequence[PlanTerms], restart_after_gap_days: int, day: datetime.date
-) -> tuple[DoseContext, Course]:
-    """The context of ``day`` from the entries before it (a backfill sees only its own past)."""
-    _, course = walk([e for e in entries if e.day < day], plans, restart_after_gap_days)
-    return course.context_on(day), course
+StoredPosition = Callable[[EntryFact], Position | None]
 
 
-def derive_flags(assessed: Sequence[AssessedEntry]) -> list[DerivedFlag]:
+def resume_before(
+    entries: Sequence[EntryFact],
+    plans: Sequence[PlanTerms],
+    restart_after_gap_days: int,
+    day: datetime.date,
+    stored: StoredPosition,
+) -> Course:
+    """The course just before ``day``: resumed from the position stored with the entry before it, or walked
+    from the start when that position is missing or was derived by other rules (a backfill sees only its own past)."""
+    ordered = sorted(entries, key=lambda e: e.day)
+    index = bisect.bisect_left(ordered, day, key=lambda e: e.day)
+    resumed = _course_before(ordered, index, plans, restart_after_gap_days, stored)
+    if resumed is not None:
+        return resumed
+    return walk(ordered[:index], plans, restart_after_gap_days)[1]
+
+
+@dataclass(frozen=True)
+class Reassessment:
+    """The entries a change on some day can alter, re-assessed, and the flags of exactly those entries."""
+
+    assessed: list[AssessedEntry]
+    flags: list[DerivedFlag]
+
+    @property
+    def entry_ids(self) -> set[int | None]:
+        return {item.entry.id for item in self.assessed}
+
+
+def reassess_since(
+    entries: Sequence[EntryFact],
+    plans: Sequence[PlanTerms],
+    restart_after_gap_days: int,
+    since: datetime.date,
+    stored: StoredPosition,
+) -> Reassessment | None:
+    """What a change of the record on ``since`` (a new entry that day) alters, without walking the whole course.
+
+    The walk is causal, so the entries before ``since`` keep their assessment; each is resumed from the
+    position stored with the entry before it. The entries from ``since`` on are walked again, and so are the
+    days before them that form one run with them (a run's single flag sits on its first day and names its
+    last, ``derive_flags``). None when a stored position needed is missing or stale: walk everything.
+    """
+    ordered = sorted(entries, key=lambda e: e.day)
+    start = bisect.bisect_left(ordered, since, key=lambda e: e.day)
+    walker = _course_before(ordered, start, plans, restart_after_gap_days, stored)
+    if walker is None:
+        return None
+    assessed = [walker.record(entry) for entry in ordered[start:]]
+    while start > 0 and assessed:
+        before = _course_before(ordered, start - 1, plans, restart_after_gap_days, stored)
+        if before is None:
+            return None
+        previous = before.record(ordered[start - 1])
+        if not _one_run(previous, assessed[0]):
+            break
+        assessed.insert(0, previous)
+        start -= 1
+    changing = {plan.plan_id for item in assessed if (plan := item.context.plan) is not None and plan.supply_change}
+    dosed = _plans_dosed(ordered[:start], plans, changing)
+    return Reassessment(assessed, derive_flags(assessed, dosed_plans=dosed))
+
+
+def _course_before(
+    ordered: Sequence[EntryFact],
+    index: int,
+    plans: Sequence[PlanTerms],
+    restart_after_gap_days: int,
+    stored: StoredPosition,
+) -> Course | None:
+    """The course before ``ordered[index]`` from the stored position of the entry before it; None if unusable."""
+    if index == 0:
+        return Course(plans, restart_after_gap_days)
+    position = stored(ordered[index - 1])
+    if position is None or not position.current:
+        return None
+    return Course(plans, restart_after_gap_days, position)
+
+
+def _one_run(earlier: AssessedEntry, later: AssessedEntry) -> bool:
+    """Whether two entries belong to one run of days that ``derive_flags`` turns into a single flag."""
+    if (later.entry.day - earlier.entry.day).days != 1:
+        return False
+    return any(test(earlier) and test(later) for test in (_is_off, _is_taken_while_off, _is_missed))
+
+
+def _plans_dosed(before: Sequence[EntryFact], plans: Sequence[PlanTerms], changing: set[int | None]) -> set[int | None]:
+    """Which of the plans that change the supply (``changing``) were in force on a taken day ``before``: their
+    supply-change note is already on that day's entry."""
+    dosed: set[int | None] = set()
+    for entry in before:
+        if changing - dosed and entry.taken:
+            plan = plan_in_force(plans, entry.day)
+            if plan is not None and plan.plan_id in changing:
+                dosed.add(plan.plan_id)
+    return dosed
+
+
+def derive_flags(assessed: Sequence[AssessedEntry], dosed_plans: Collection[int | None] = ()) -> list[DerivedFlag]:
     """The flags the record supports: one per finding, except runs.
 
     * consecutive days that differ from the expected dose are one info flag, on the run's first entry;
     * consecutive days taken while the plan is paused or stopped are one warning, on the first;
     * ``ADHERENCE_RUN_DAYS`` or more consecutive missed days are one adherence warning, on the first.
+
+    ``dosed_plans``: plans already dosed before these entries (a part of the record, ``reassess_since``).
     """
     flags: list[DerivedFlag] = []
     ordered = sorted(assessed, key=lambda a: a.entry.day)
@@ -318,13 +425,13 @@ def derive_flags(assessed: Sequence[AssessedEntry]) -> list[DerivedFlag]:
                 flags.append(_adherence_flag(missed_run))
             missed_run = []
 
-    dosed_plans: set[int | None] = set()
+    dosed = set(dosed_plans)
     for item in ordered:
         close_runs(item)
         for finding in item.findings:
             if finding.kind not in RUN_KINDS:
                 flags.append(DerivedFlag(item.entry.id, finding.kind, finding.severity, finding.message))
-        for note in _supply_notes(item, dosed_plans):
+        for note in _supply_notes(item, dosed):
             flags.append(DerivedFlag(item.entry.id, note.kind, note.severity, note.message))
         if _is_off(item):
             off_run.append(item)

@@ -67,6 +67,12 @@ class CourseFacts:
     derived: dict[int | None, DerivedValues] = field(default_factory=dict)
     flags: list[Flag] | None = None  # the dose flags, when read with the entries (``with_flags``)
 
+    def stored_position(self, entry: course.EntryFact) -> course.Position | None:
+        """The course position stored with ``entry`` (None when none is)."""
+        stored = self.derived.get(entry.id)
+        after = stored[1] if stored is not None else None
+        return course.Position.from_json(after) if after else None
+
 
 def course_facts(
     patient: Patient, plans: list[TitrationPlan] | None = None, *, with_flags: bool = False

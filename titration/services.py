@@ -483,7 +483,8 @@ def _dose_record(
 ) -> tuple[DoseEntry, list[rules.Finding]]:
     locked = _lock(patient)
     facts = selectors.course_facts(locked, with_flags=True)
-    context, walked = course.context_before(facts.entries, facts.terms, facts.gap_days, taken_on)
+    walked = course.resume_before(facts.entries, facts.terms, facts.gap_days, taken_on, facts.stored_position)
+    context = walked.context_on(taken_on)
     dose = NewDose(
         taken_on=taken_on,
         dose_mg=dose_mg,
@@ -654,7 +655,7 @@ def _doses_store(
     patient: Patient, entries: list[DoseEntry], facts: selectors.CourseFacts, *, by: Any, cause: str
 ) -> None:
     """The one writer of dose entries: insert them with their audit rows, then re-derive the patient's flags
-    from the whole course, once."""
+    once, from the first new day on (``_reconcile``)."""
     if not entries:
         return
     reasons = [getattr(entry, "_change_reason", "") for entry in entries]
@@ -665,7 +666,7 @@ def _doses_store(
     ]
     for entry in entries:
         facts.derived[entry.pk] = (entry.scheduled_dose_mg, entry.course_after)
-    _reconcile(patient, facts.entries, facts, by=by, cause=cause)
+    _reconcile(patient, facts.entries, facts, by=by, cause=cause, since=min(e.taken_on for e in entries))
 
 
 def _liquid(
@@ -698,21 +699,41 @@ def flags_reconcile(*, patient: Patient, by: Any, cause: str) -> None:
 
 
 def _reconcile(
-    patient: Patient, entries: list[course.EntryFact], facts: selectors.CourseFacts, *, by: Any, cause: str
+    patient: Patient,
+    entries: list[course.EntryFact],
+    facts: selectors.CourseFacts,
+    *,
+    by: Any,
+    cause: str,
+    since: datetime.date | None = None,
 ) -> None:
     """Open the flags the record supports and close, with why, those it no longer supports.
 
     A flag acknowledged by a clinician is never raised again for the same entry and kind; a flag closed by
     re-assessment or a void is raised anew if the finding comes back.
+
+    ``since``: the record changed only by new entries from that day on, so only those entries and the run of
+    days leading into them are re-assessed (``course.reassess_since``), resumed from the stored positions.
+    Without it, or when a stored position is missing or stale, the whole course is walked.
     """
-    assessed, _ = course.walk(entries, facts.terms, facts.gap_days)
+    part = None
+    if since is not None:
+        part = course.reassess_since(entries, facts.terms, facts.gap_days, since, facts.stored_position)
+    if part is None:
+        assessed, _ = course.walk(entries, facts.terms, facts.gap_days)
+        derived = course.derive_flags(assessed)
+    else:
+        assessed, derived = part.assessed, part.flags
     _store_positions(assessed, facts)
-    wanted = {(d.entry_id, d.kind.value): d for d in course.derive_flags(assessed)}
+    wanted = {(d.entry_id, d.kind.value): d for d in derived}
     live_ids = {e.id for e in entries}
     now = timezone.now()
     existing = (
         facts.flags if facts.flags is not None else list(Flag.objects.filter(patient=patient, dose_entry__isnull=False))
     )
+    if part is not None:  # the flags of the other entries stand: their assessment cannot have changed
+        scope = part.entry_ids
+        existing = [flag for flag in existing if flag.dose_entry_id in scope]
     keep: set[tuple[int | None, str]] = set()
     changed: list[Flag] = []
     for flag in existing:

@@ -8,6 +8,7 @@ backfills, voids, holds, plan changes, acknowledgements): fewer examples, each a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 from decimal import Decimal
 
@@ -188,6 +189,76 @@ def test_a_course_resumed_from_a_stored_position_goes_on_exactly_as_the_whole_wa
     later = START + datetime.timedelta(days=len(history) + 3)
     assert resumed.context_on(later) == walked.context_on(later)
     assert resumed.pending_step(later) == walked.pending_step(later)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    raw=plans_strategy,
+    states=states_strategy,
+    history=history_strategy,
+    new=st.integers(0, 64),
+    choice=st.one_of(st.just("missed"), st.just("expected"), st.sampled_from(DOSES)),
+    supply_changes=st.lists(st.booleans(), min_size=3, max_size=3),
+)
+@example(  # a run of missed days that the new day joins: its flag, on the run's first day, is re-derived
+    raw=[(Decimal("0.5"), Decimal("0.5"), 7, Decimal("4.5"), 0)],
+    states=[],
+    history=["expected", "missed", "missed", None, "missed", "expected"],
+    new=3,
+    choice="missed",
+    supply_changes=[False, False, False],
+)
+@example(  # a new day under a plan that changed the supply: its note is on the plan's first dosed day only
+    raw=[
+        (Decimal("0.5"), Decimal("0.5"), 7, Decimal("4.5"), 0),
+        (Decimal("0.5"), Decimal("0.5"), 7, Decimal("4.5"), 2),
+    ],
+    states=[],
+    history=["expected"] * 6,
+    new=0,
+    choice="expected",
+    supply_changes=[False, True, False],
+)
+def test_reassessing_from_a_new_day_gives_the_whole_walk_s_flags(raw, states, history, new, choice, supply_changes):
+    """A new entry re-assesses only the entries it can alter; every other entry's flags stand as they were."""
+    plans = [
+        dataclasses.replace(plan, supply_change="the same mL is now half the dose" if changes and index else "")
+        for index, (plan, changes) in enumerate(zip(build_plans(raw, states), supply_changes, strict=False))
+    ]
+    entries = random_walk(plans, history)
+    taken_days = {entry.day for entry in entries}
+    free = [day for offset in range(65) if (day := START + datetime.timedelta(days=offset)) not in taken_days]
+    day = free[new % len(free)]
+    old, _ = course.walk(entries, plans, GAP_DAYS)
+    stored = {item.entry.id: course.Position.from_json(item.after.as_json()) for item in old}
+    if choice == "missed":
+        added = course.EntryFact(100, day, False, None)
+    else:
+        expected = course.walk([e for e in entries if e.day < day], plans, GAP_DAYS)[1].context_on(day).expected
+        added = course.EntryFact(100, day, True, (expected if choice == "expected" else choice) or Decimal("1"))
+    record = [*entries, added]
+
+    part = course.reassess_since(record, plans, GAP_DAYS, day, lambda entry: stored.get(entry.id))
+
+    whole, _ = course.walk(record, plans, GAP_DAYS)
+    assert part is not None
+    assert part.assessed == [item for item in whole if item.entry.id in part.entry_ids]
+    assert added.id in part.entry_ids
+    whole_flags = course.derive_flags(whole)
+    assert part.flags == [flag for flag in whole_flags if flag.entry_id in part.entry_ids]
+    others_before = [flag for flag in course.derive_flags(old) if flag.entry_id not in part.entry_ids]
+    assert [flag for flag in whole_flags if flag.entry_id not in part.entry_ids] == others_before
+
+
+def test_a_position_stored_by_other_rules_is_never_resumed_from():
+    plans = build_plans([(Decimal("0.5"), Decimal("0.5"), 7, Decimal("4.5"), 0)], [])
+    first = course.EntryFact(1, START, True, Decimal("0.5"))
+    stale = dataclasses.replace(course.Course(plans, GAP_DAYS).record(first).after, rules_version=None)
+    later = course.EntryFact(2, START + datetime.timedelta(days=1), True, Decimal("0.5"))
+
+    assert course.reassess_since([first, later], plans, GAP_DAYS, later.day, lambda entry: stale) is None
+    unversioned = {key: value for key, value in stale.as_json().items() if key != "version"}
+    assert not course.Position.from_json(unversioned).current
 
 
 # --- recorded histories ----------------------------------------------------------------------------------
