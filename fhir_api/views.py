@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+import orjson
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -42,8 +42,12 @@ class FhirError(Exception):
 
 
 def fhir_response(resource: Resource, status: int = 200) -> HttpResponse:
-    """FHIR JSON, never cached: API answers carry patient data."""
-    body = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+    """FHIR JSON, never cached: API answers carry patient data.
+
+    orjson writes compact UTF-8, as ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` did, several
+    times faster (a five-year record is megabytes); like it, it refuses a Decimal (doses are mapped to numbers).
+    """
+    body = orjson.dumps(resource)
     response = HttpResponse(body, content_type=FHIR_JSON, status=status)
     response["Cache-Control"] = "no-store"
     return response
