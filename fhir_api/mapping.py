@@ -136,7 +136,11 @@ def liquid_volume(dose: Decimal, formulation: str, concentration: Decimal | None
 
 
 def _drop_empty(resource: Resource) -> Resource:
-    """FHIR forbids empty elements: leave out None, "" and []."""
+    """FHIR forbids empty elements: leave out None, "" and [].
+
+    For the few resources of a record (patient, conditions, plans, medications); those of each dose, check-in
+    and flag are built without empty elements instead, as a five-year record has thousands of them.
+    """
     return {key: value for key, value in resource.items() if value not in (None, "", [], {})}
 
 
@@ -321,39 +325,39 @@ def medication_administration_status(entry: DoseEntry) -> str:
 def medication_administration(entry: DoseEntry) -> Resource:
     """One day's dose: completed when taken, not-done when missed, entered-in-error when voided.
 
-    Reads ``plan`` (for a liquid's concentration; select_related).
+    Reads ``plan`` (for a liquid's concentration; select_related) and no field beyond ``sources.DOSE_FIELDS``
+    (the only ones loaded). Each optional element is added only when it has a value, rather than dropped empty
+    afterwards (``_drop_empty``): a five-year record has thousands.
     """
     plan = entry.plan
     concentration = plan.liquid_concentration_mg_per_ml if plan is not None else None
-    dosage = None  # a missed dose has none (FHIR: a dosage needs a dose or a rate)
-    if entry.dose_mg is not None:
-        volume = liquid_volume(entry.dose_mg, entry.formulation, concentration)
-        dosage = _drop_empty(
-            {
-                "text": f"{format_dose(entry.dose_mg)}{volume}",
-                "route": route(entry.formulation),
-                "dose": mg(entry.dose_mg),
-            }
-        )
+    resource: Resource = {
+        "resourceType": "MedicationAdministration",
+        "id": str(entry.pk),
+        "status": medication_administration_status(entry),
+    }
+    if entry.status == DoseStatus.MISSED:
+        resource["statusReason"] = [{"text": "Dose missed"}]
+    resource["medicationCodeableConcept"] = naltrexone(entry.formulation, concentration)
+    resource["subject"] = ref("Patient", entry.patient_id)
+    resource["effectiveDateTime"] = entry.taken_on.isoformat()
+    if entry.plan_id:
+        resource["request"] = ref("MedicationRequest", entry.plan_id)
     notes = [{"text": entry.notes}] if entry.notes else []
     if entry.override_reason:
         notes.append({"text": f"Dose outside 0.5–4.5 mg confirmed: {entry.override_reason}"})
     if entry.voided_at is not None:
         notes.append({"time": instant(entry.voided_at), "text": f"Voided: {entry.void_reason}"})
-    return _drop_empty(
-        {
-            "resourceType": "MedicationAdministration",
-            "id": str(entry.pk),
-            "status": medication_administration_status(entry),
-            "statusReason": [{"text": "Dose missed"}] if entry.status == DoseStatus.MISSED else [],
-            "medicationCodeableConcept": naltrexone(entry.formulation, concentration),
-            "subject": ref("Patient", entry.patient_id),
-            "effectiveDateTime": entry.taken_on.isoformat(),
-            "request": ref("MedicationRequest", entry.plan_id) if entry.plan_id else None,
-            "note": notes,
-            "dosage": dosage,
-        }
-    )
+    if notes:
+        resource["note"] = notes
+    if entry.dose_mg is not None:  # a missed dose has no dosage (FHIR: a dosage needs a dose or a rate)
+        volume = liquid_volume(entry.dose_mg, entry.formulation, concentration)
+        dosage: Resource = {"text": f"{format_dose(entry.dose_mg)}{volume}"}
+        if (way := route(entry.formulation)) is not None:
+            dosage["route"] = way
+        dosage["dose"] = mg(entry.dose_mg)
+        resource["dosage"] = dosage
+    return resource
 
 
 def medication_statement_status(medication: MedicationEntry, today: datetime.date) -> str:
@@ -413,23 +417,23 @@ def _observation_status(checkin: CheckIn) -> str:
 
 def pain_observation(checkin: CheckIn) -> Resource:
     """A check-in's pain on the 0–10 numeric rating scale: LOINC 72514-3, ``valueInteger``."""
+    resource: Resource = {
+        "resourceType": "Observation",
+        "id": pain_observation_id(checkin.pk),
+        "status": _observation_status(checkin),
+        "category": [SURVEY],
+        "code": {"coding": [coding(LOINC, PAIN_LOINC, PAIN_LOINC_DISPLAY)], "text": "Pain (0–10)"},
+        "subject": ref("Patient", checkin.patient_id),
+        "effectiveDateTime": checkin.checked_on.isoformat(),
+        "issued": instant(checkin.recorded_at),
+        "valueInteger": checkin.pain_score,
+    }
     notes = [{"text": checkin.notes}] if checkin.notes else []
     if checkin.voided_at is not None:
         notes.append({"time": instant(checkin.voided_at), "text": f"Voided: {checkin.void_reason}"})
-    return _drop_empty(
-        {
-            "resourceType": "Observation",
-            "id": pain_observation_id(checkin.pk),
-            "status": _observation_status(checkin),
-            "category": [SURVEY],
-            "code": {"coding": [coding(LOINC, PAIN_LOINC, PAIN_LOINC_DISPLAY)], "text": "Pain (0–10)"},
-            "subject": ref("Patient", checkin.patient_id),
-            "effectiveDateTime": checkin.checked_on.isoformat(),
-            "issued": instant(checkin.recorded_at),
-            "valueInteger": checkin.pain_score,
-            "note": notes,
-        }
-    )
+    if notes:
+        resource["note"] = notes
+    return resource
 
 
 def side_effect_observation(effect: SideEffect) -> Resource:
@@ -440,23 +444,21 @@ def side_effect_observation(effect: SideEffect) -> Resource:
     """
     checkin = effect.checkin
     severity_code, severity_display = SIDE_EFFECT_SEVERITY[SideEffect.Severity(effect.severity)]
-    return _drop_empty(
-        {
-            "resourceType": "Observation",
-            "id": side_effect_observation_id(effect.pk),
-            "status": _observation_status(checkin),
-            "category": [SURVEY],
-            "code": {
-                "coding": [coding(SIDE_EFFECT_SYSTEM, effect.kind, str(effect.get_kind_display()))],
-                "text": f"Side effect: {effect.label}",
-            },
-            "subject": ref("Patient", checkin.patient_id),
-            "effectiveDateTime": checkin.checked_on.isoformat(),
-            "issued": instant(checkin.recorded_at),
-            "valueCodeableConcept": {"coding": [coding(SNOMED, severity_code, severity_display)]},
-            "derivedFrom": [ref("Observation", pain_observation_id(checkin.pk))],
-        }
-    )
+    return {  # every element always has a value
+        "resourceType": "Observation",
+        "id": side_effect_observation_id(effect.pk),
+        "status": _observation_status(checkin),
+        "category": [SURVEY],
+        "code": {
+            "coding": [coding(SIDE_EFFECT_SYSTEM, effect.kind, str(effect.get_kind_display()))],
+            "text": f"Side effect: {effect.label}",
+        },
+        "subject": ref("Patient", checkin.patient_id),
+        "effectiveDateTime": checkin.checked_on.isoformat(),
+        "issued": instant(checkin.recorded_at),
+        "valueCodeableConcept": {"coding": [coding(SNOMED, severity_code, severity_display)]},
+        "derivedFrom": [ref("Observation", pain_observation_id(checkin.pk))],
+    }
 
 
 # --- DetectedIssue: flags ----------------------------------------------------------------------------
@@ -467,30 +469,29 @@ def detected_issue(flag: Flag) -> Resource:
 
     Reads ``acknowledged_by`` (select_related).
     """
+    kind = Flag.Kind(flag.kind)
+    resource: Resource = {
+        "resourceType": "DetectedIssue",
+        "id": str(flag.pk),
+        "status": DETECTED_ISSUE_STATUS[Flag.ClosedAs(flag.closed_as)],
+        "code": {"coding": [coding(FLAG_KIND_SYSTEM, kind.value, kind.label)], "text": kind.label},
+        "severity": DETECTED_ISSUE_SEVERITY[Severity(flag.severity)],
+        "patient": ref("Patient", flag.patient_id),
+        "identifiedDateTime": instant(flag.created_at),
+    }
     implicated = []
     if flag.dose_entry_id:
         implicated.append(ref("MedicationAdministration", flag.dose_entry_id))
     if flag.checkin_id:
         implicated.append(ref("Observation", pain_observation_id(flag.checkin_id)))
-    kind = Flag.Kind(flag.kind)
-    mitigation = []
+    if implicated:
+        resource["implicated"] = implicated
+    if flag.message:
+        resource["detail"] = flag.message
     if flag.acknowledged_at is not None:
         action = MITIGATION_TEXT.get(Flag.ClosedAs(flag.closed_as), "Closed")
         text = f"{action}: {flag.acknowledgement_note}" if flag.acknowledgement_note else action
-        mitigation.append(
+        resource["mitigation"] = [
             {"action": {"text": text}, "date": instant(flag.acknowledged_at), "author": who(flag.acknowledged_by)}
-        )
-    return _drop_empty(
-        {
-            "resourceType": "DetectedIssue",
-            "id": str(flag.pk),
-            "status": DETECTED_ISSUE_STATUS[Flag.ClosedAs(flag.closed_as)],
-            "code": {"coding": [coding(FLAG_KIND_SYSTEM, kind.value, kind.label)], "text": kind.label},
-            "severity": DETECTED_ISSUE_SEVERITY[Severity(flag.severity)],
-            "patient": ref("Patient", flag.patient_id),
-            "identifiedDateTime": instant(flag.created_at),
-            "implicated": implicated,
-            "detail": flag.message,
-            "mitigation": mitigation,
-        }
-    )
+        ]
+    return resource
