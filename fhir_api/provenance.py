@@ -34,6 +34,7 @@ class Audited:
     target: Callable[[Any], Resource]
     patient_field: str = "patient_id"
     activity: str | None = None  # a fixed activity, for rows that always change another record
+    target_fields: tuple[str, ...] = ("id",)  # the row's fields ``target`` reads (the only ones loaded with it)
 
     @property
     def history_model(self) -> type[Model]:
@@ -44,7 +45,13 @@ AUDITED = (
     Audited(Patient, "patient", lambda row: ref("Patient", row.id), patient_field="id"),
     Audited(Diagnosis, "condition", lambda row: ref("Condition", row.id)),
     Audited(TitrationPlan, "plan", lambda row: ref("MedicationRequest", row.id)),
-    Audited(PlanStateChange, "plan-state", lambda row: ref("MedicationRequest", row.plan_id), activity="~"),
+    Audited(
+        PlanStateChange,
+        "plan-state",
+        lambda row: ref("MedicationRequest", row.plan_id),
+        activity="~",
+        target_fields=("plan_id",),
+    ),
     Audited(DoseEntry, "dose", lambda row: ref("MedicationAdministration", row.id)),
     Audited(MedicationEntry, "medication", lambda row: ref("MedicationStatement", row.id)),
     Audited(CheckIn, "checkin", lambda row: ref("Observation", pain_observation_id(row.id))),
@@ -56,6 +63,10 @@ AUDITED = (
     ),
     Audited(Flag, "flag", lambda row: ref("DetectedIssue", row.id)),
 )
+
+
+# What ``provenance`` reads of a history row besides the target's fields.
+HISTORY_FIELDS = ("history_id", "history_type", "history_date", "history_change_reason", "history_user__username")
 
 
 def provenance_id(prefix: str, history_id: int) -> str:

@@ -24,7 +24,7 @@ from titration.models import CheckIn, DoseEntry, Flag, PlanStateChange, SideEffe
 
 from . import mapping
 from .mapping import Resource
-from .provenance import AUDITED, Audited, provenance
+from .provenance import AUDITED, HISTORY_FIELDS, Audited, provenance
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,10 @@ def _plans() -> QuerySet:
 
 def _history(audited: Audited) -> Source:
     def rows() -> QuerySet:
-        history = audited.history_model._default_manager.select_related("history_user")
+        # Only the fields the Provenance reads: a history row holds every field of its record.
+        history = audited.history_model._default_manager.select_related("history_user").only(
+            *HISTORY_FIELDS, *audited.target_fields
+        )
         if audited.model is Diagnosis:
             # A condition taken off the patient's list is deleted: its history has no resource to point at.
             history = history.filter(id__in=Diagnosis.objects.values("pk"))
@@ -97,6 +100,21 @@ def _history(audited: Audited) -> Source:
         prefix=audited.prefix,
     )
 
+
+# What ``mapping.medication_administration`` reads of a dose entry: a five-year record has thousands, so the
+# other columns (the derived course position among them) are not loaded.
+DOSE_FIELDS = (
+    "patient_id",
+    "taken_on",
+    "status",
+    "dose_mg",
+    "formulation",
+    "notes",
+    "override_reason",
+    "voided_at",
+    "void_reason",
+    "plan__liquid_concentration_mg_per_ml",
+)
 
 SOURCES: dict[str, tuple[Source, ...]] = {
     "Patient": (
@@ -126,7 +144,7 @@ SOURCES: dict[str, tuple[Source, ...]] = {
     "MedicationAdministration": (
         Source(
             "MedicationAdministration",
-            lambda: DoseEntry.objects.select_related("plan").defer("course_after"),  # derived, never mapped
+            lambda: DoseEntry.objects.select_related("plan").only(*DOSE_FIELDS),
             lambda row, ctx: mapping.medication_administration(row),
             date_field="taken_on",
         ),
@@ -187,7 +205,7 @@ def _day_start(day: datetime.date) -> datetime.datetime:
 def _date_lookups(source: Source, dates: Sequence[DateFilter]) -> list[tuple[str, Any]]:
     """(lookup, value) pairs for the ``date`` filters, all to apply (AND). Days are the clinic's local days."""
     field = source.date_field
-    if field is None:
+    if field is None or not dates:
         return []
     as_moment = source.is_datetime()
 
