@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, JSONField, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models import (
+    Count,
+    F,
+    JSONField,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Window,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from patients.models import Patient
@@ -49,7 +64,14 @@ def plan_terms(plans: list[TitrationPlan], states: list[PlanStateChange]) -> lis
     return terms
 
 
-DerivedValues = tuple[Decimal | None, dict[str, object] | None]
+# The expected dose and the position after an entry, as stored: the position as its JSON text when read, so
+# that a record of years costs no JSON decoding (only the few positions a write resumes from are decoded).
+DerivedValues = tuple[Decimal | None, dict[str, object] | str | None]
+
+
+def position_json(after: dict[str, object] | str | None) -> dict[str, object] | None:
+    """A stored position (``DerivedValues``) as JSON data."""
+    return json.loads(after) if isinstance(after, str) else after
 
 
 @dataclass
@@ -57,7 +79,8 @@ class CourseFacts:
     """Everything the rules need about a patient's course: three queries, whatever its length.
 
     ``derived``: what each live entry stores of its re-assessment (expected dose, position after it), so that
-    re-assessment writes only what changed.
+    re-assessment writes only what changed. ``flags``: the dose flags when already known (none for a patient
+    registered in the same transaction); None: re-assessment reads them.
     """
 
     entries: list[course.EntryFact]
@@ -65,29 +88,27 @@ class CourseFacts:
     plan_by_id: dict[int | None, TitrationPlan]
     gap_days: int
     derived: dict[int | None, DerivedValues] = field(default_factory=dict)
-    flags: list[Flag] | None = None  # the dose flags, when read with the entries (``with_flags``)
+    flags: list[Flag] | None = None
 
     def stored_position(self, entry: course.EntryFact) -> course.Position | None:
         """The course position stored with ``entry`` (None when none is)."""
         stored = self.derived.get(entry.id)
-        after = stored[1] if stored is not None else None
+        after = position_json(stored[1]) if stored is not None else None
         return course.Position.from_json(after) if after else None
 
 
-def course_facts(
-    patient: Patient, plans: list[TitrationPlan] | None = None, *, with_flags: bool = False
-) -> CourseFacts:
-    """The course's facts; ``with_flags`` adds the dose flags (for re-assessment), read with the entries."""
+def course_facts(patient: Patient, plans: list[TitrationPlan] | None = None) -> CourseFacts:
+    """The course's facts: the plans with their states, and the live entries with what they store."""
     if plans is None:
         plans, states = _plans_with_states(patient)
     else:
         states = list(PlanStateChange.objects.filter(patient=patient).order_by("effective_on", "changed_at", "pk"))
-    columns = ["pk", "taken_on", "status", "dose_mg", "scheduled_dose_mg", "course_after", "formulation"]
-    flags: list[Flag] | None = None
-    if with_flags:
-        rows, flags = _entries_with_flags(patient, columns)
-    else:
-        rows = list(DoseEntry.objects.live().filter(patient=patient).values_list(*columns))
+    rows = (
+        DoseEntry.objects.live()
+        .filter(patient=patient)
+        .annotate(after_text=Cast("course_after", TextField()))
+        .values_list("pk", "taken_on", "status", "dose_mg", "scheduled_dose_mg", "after_text", "formulation")
+    )
     entries = []
     derived: dict[int | None, DerivedValues] = {}
     for pk, day, status, dose, expected, after, formulation in rows:
@@ -99,7 +120,6 @@ def course_facts(
         plan_by_id={plan.pk: plan for plan in plans},
         gap_days=patient.clinic.restart_after_gap_days,
         derived=derived,
-        flags=flags,
     )
 
 
@@ -131,32 +151,6 @@ def _plans_with_states(patient: Patient) -> tuple[list[TitrationPlan], list[Plan
             )
     states.sort(key=lambda change: (change.effective_on, change.changed_at, change.pk))
     return list(plans.values()), states
-
-
-_FLAG_ATTNAMES = [f.attname for f in Flag._meta.concrete_fields]
-
-
-def _entries_with_flags(patient: Patient, columns: list[str]) -> tuple[list[tuple[Any, ...]], list[Flag]]:
-    """The live entries' rows and the flags of all the patient's dose entries, in one query.
-
-    Every entry, voided ones too, outer-joined to its flags: re-assessment compares all of them (a voided
-    entry's flag still open is closed).
-    """
-    rows = DoseEntry.objects.filter(patient=patient).values_list(
-        *columns, "voided_at", *(f"flags__{name}" for name in _FLAG_ATTNAMES)
-    )
-    entries: list[tuple[Any, ...]] = []
-    flags: list[Flag] = []
-    seen: set[int] = set()
-    width = len(columns)
-    for row in rows:
-        if row[0] not in seen and row[width] is None:
-            entries.append(row[:width])
-        seen.add(row[0])
-        flag_values = row[width + 1 :]
-        if flag_values[0] is not None:
-            flags.append(Flag.from_db(DoseEntry.objects.db, _FLAG_ATTNAMES, flag_values))
-    return entries, flags
 
 
 @dataclass

@@ -482,7 +482,7 @@ def _dose_record(
     time_of_day: str = "",
 ) -> tuple[DoseEntry, list[rules.Finding]]:
     locked = _lock(patient)
-    facts = selectors.course_facts(locked, with_flags=True)
+    facts = selectors.course_facts(locked)
     walked = course.resume_before(facts.entries, facts.terms, facts.gap_days, taken_on, facts.stored_position)
     context = walked.context_on(taken_on)
     dose = NewDose(
@@ -538,7 +538,7 @@ def doses_record_many(
         )
     else:
         locked = _lock(patient)
-        facts = selectors.course_facts(locked, with_flags=True)
+        facts = selectors.course_facts(locked)
     today = clinic_today(locked.clinic)
     recorded = {e.day: e for e in facts.entries}
     before = sorted(facts.entries, key=lambda e: e.day)
@@ -666,7 +666,7 @@ def _doses_store(
     ]
     for entry in entries:
         facts.derived[entry.pk] = (entry.scheduled_dose_mg, entry.course_after)
-    _reconcile(patient, facts.entries, facts, by=by, cause=cause, since=min(e.taken_on for e in entries))
+    _reconcile(patient, facts.entries, facts, by=by, cause=cause, added=entries)
 
 
 def _liquid(
@@ -694,7 +694,7 @@ def clinic_courses_reconcile(*, clinic: Any, by: Any, cause: str) -> None:
 @transaction.atomic
 def flags_reconcile(*, patient: Patient, by: Any, cause: str) -> None:
     """Re-assess the patient's whole course and bring the dose flags in line with it."""
-    facts = selectors.course_facts(patient, with_flags=True)
+    facts = selectors.course_facts(patient)
     _reconcile(patient, facts.entries, facts, by=by, cause=cause)
 
 
@@ -705,20 +705,25 @@ def _reconcile(
     *,
     by: Any,
     cause: str,
-    since: datetime.date | None = None,
+    added: Sequence[DoseEntry] = (),
 ) -> None:
     """Open the flags the record supports and close, with why, those it no longer supports.
 
     A flag acknowledged by a clinician is never raised again for the same entry and kind; a flag closed by
     re-assessment or a void is raised anew if the finding comes back.
 
-    ``since``: the record changed only by new entries from that day on, so only those entries and the run of
-    days leading into them are re-assessed (``course.reassess_since``), resumed from the stored positions.
-    Without it, or when a stored position is missing or stale, the whole course is walked.
+    ``added``: the record changed only by these new entries, so only the entries from the first of their days
+    on and the run of days leading into them are re-assessed (``course.reassess_since``), resumed from the
+    stored positions; when those are all new, they have no flags to read yet. Without it, or when a stored
+    position is missing or stale, the whole course is walked.
     """
     part = None
-    if since is not None:
+    known = facts.flags
+    if added:
+        since = min(entry.taken_on for entry in added)
         part = course.reassess_since(entries, facts.terms, facts.gap_days, since, facts.stored_position)
+        if part is not None and part.entry_ids <= {entry.pk for entry in added}:
+            known = []  # only new entries re-assessed: no flag of theirs exists yet
     if part is None:
         assessed, _ = course.walk(entries, facts.terms, facts.gap_days)
         derived = course.derive_flags(assessed)
@@ -728,9 +733,7 @@ def _reconcile(
     wanted = {(d.entry_id, d.kind.value): d for d in derived}
     live_ids = {e.id for e in entries}
     now = timezone.now()
-    existing = (
-        facts.flags if facts.flags is not None else list(Flag.objects.filter(patient=patient, dose_entry__isnull=False))
-    )
+    existing = known if known is not None else list(Flag.objects.filter(patient=patient, dose_entry__isnull=False))
     if part is not None:  # the flags of the other entries stand: their assessment cannot have changed
         scope = part.entry_ids
         existing = [flag for flag in existing if flag.dose_entry_id in scope]
@@ -787,7 +790,8 @@ def _store_positions(assessed: list[course.AssessedEntry], facts: selectors.Cour
 
 def _normal(values: selectors.DerivedValues) -> tuple[Decimal | None, dict[str, object] | None]:
     expected, after = values
-    return (None if expected is None else expected.normalize(), course.Position.from_json(after).as_json())
+    position = course.Position.from_json(selectors.position_json(after))
+    return (None if expected is None else expected.normalize(), position.as_json())
 
 
 def _close(flag: Flag, by: Any, now: datetime.datetime, how: str, note: str) -> None:
