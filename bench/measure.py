@@ -240,6 +240,8 @@ def measure(*, repeat: int = 30, warmup: int = 3, log: Callable[[str], None] = p
     A slow page (``every`` > 1) is warmed up once and timed in every ``every``-th round only.
     """
     found = pages(repeat, warmup)
+    import ldn_tracker.wsgi  # noqa: F401  # the app as the server loads it: what loading made is frozen out of the GC
+
     for page in found:
         log(f"  {page.label}: {page.path}" + (f" (every {page.every}th round)" if page.every > 1 else ""))
     for round_ in range(warmup + repeat):
