@@ -22,6 +22,10 @@ SAVE_TO_FLOOR = 2.0
 CSV_MS = 150
 CSV_MEMORY_GROWTH = 2.0  # flat: the 5-year export's peak at most twice the 30-day export's
 FHIR_TO_CSV = 3.0
+# Constant: one count for every resource table and one read of each table with records (17), the patient,
+# its plan states, the access log and the request's own: the bound tests/fhir/test_queries.py holds a 30-day
+# and a 5-year record to. A patient without records of some type needs fewer (the 30-day reference patient).
+FHIR_MAX_QUERIES = 26
 LOAD_P95_MS = 250
 
 
@@ -110,9 +114,9 @@ def page_checks(pages: list[dict[str, Any]]) -> Iterator[Check]:
             ratio = _ratio(fhir["median_ms"], csv["median_ms"])
             short = by.get("fhir_30d", fhir)
             yield Check(
-                f"FHIR $everything of 5 years: constant queries, ≤ {FHIR_TO_CSV:g}x the CSV export",
+                f"FHIR $everything of 5 years: ≤ {FHIR_MAX_QUERIES} queries (constant), ≤ {FHIR_TO_CSV:g}x the CSV",
                 f"{short['queries']} (30 days) and {fhir['queries']} (5 years) queries, {ratio:.2f}x",
-                fhir["queries"] == short["queries"] and ratio <= FHIR_TO_CSV,
+                max(fhir["queries"], short["queries"]) <= FHIR_MAX_QUERIES and ratio <= FHIR_TO_CSV,
             )
     for key in ("history_5y", "outcomes"):
         if key in by:
