@@ -23,7 +23,7 @@ from django.db.models import (
     TextField,
     Window,
 )
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, JSONObject
 from django.utils import timezone
 
 from patients.models import Patient
@@ -374,6 +374,10 @@ def courses_today(user: Any, today: datetime.date) -> dict[int, CourseToday]:
     without reading its history. Paused and stopped plans and plans that start later expect nothing: left out.
     """
     live = DoseEntry.objects.live().filter(patient=OuterRef("patient")).order_by("-taken_on")
+    # The latest entry's three columns in one probe of the index, not three.
+    # The expected dose as text: a JSON number would come back as a float.
+    expected_text = Cast("scheduled_dose_mg", TextField())
+    latest = live.values(entry=JSONObject(on="taken_on", after="course_after", expected=expected_text))
     state_today = PlanStateChange.objects.filter(plan=OuterRef("pk"), effective_on__lte=today).order_by(
         "-effective_on", "-changed_at", "-pk"
     )
@@ -381,9 +385,7 @@ def courses_today(user: Any, today: datetime.date) -> dict[int, CourseToday]:
         TitrationPlan.objects.visible_to(user)
         .filter(is_active=True, patient__is_active=True)
         .annotate(
-            latest_on=Subquery(live.values("taken_on")[:1]),
-            latest_after=Subquery(live.values("course_after")[:1], output_field=JSONField()),
-            latest_expected=Subquery(live.values("scheduled_dose_mg")[:1]),
+            latest=Subquery(latest[:1], output_field=JSONField()),
             last_taken_on=Subquery(live.filter(status=DoseStatus.TAKEN).values("taken_on")[:1]),
             state=Subquery(state_today.values("state")[:1]),
         )
@@ -397,9 +399,7 @@ def courses_today(user: Any, today: datetime.date) -> dict[int, CourseToday]:
             "target_dose_mg",
             "formulation",
             "patient__clinic__restart_after_gap_days",
-            "latest_on",
-            "latest_after",
-            "latest_expected",
+            "latest",
             "last_taken_on",
             "state",
         )
@@ -407,8 +407,8 @@ def courses_today(user: Any, today: datetime.date) -> dict[int, CourseToday]:
     stale_on = today - datetime.timedelta(days=STALE_AFTER_DAYS)
     courses: dict[int, CourseToday] = {}
     for row in rows:
-        plan_id, patient_id, start, starting, step, interval, target, formulation, gap, *latest = row
-        latest_on, after, latest_expected, taken_on, state = latest
+        plan_id, patient_id, start, starting, step, interval, target, formulation, gap, latest, taken_on, state = row
+        latest_on, after, latest_expected = _latest_entry(latest)
         plan_state = rules.PlanState(state or rules.PlanState.TITRATING)
         if start > today or plan_state in (rules.PlanState.PAUSED, rules.PlanState.STOPPED):
             continue
@@ -427,6 +427,22 @@ def courses_today(user: Any, today: datetime.date) -> dict[int, CourseToday]:
             stale=start <= stale_on and (taken_on is None or taken_on <= stale_on),
         )
     return courses
+
+
+def _latest_entry(
+    latest: dict[str, Any] | None,
+) -> tuple[datetime.date | None, dict[str, object] | None, Decimal | None]:
+    """The latest entry's day, stored position and expected dose, from ``courses_today``'s JSON object."""
+    if not latest:
+        return None, None, None
+    after, expected = latest.get("after"), latest.get("expected")
+    if isinstance(after, str):  # SQLite's json_object nests a JSON column as its text
+        after = json.loads(after)
+    return (
+        datetime.date.fromisoformat(latest["on"]),
+        after,
+        None if expected is None else Decimal(expected),
+    )
 
 
 def flagged_patients(user: Any) -> tuple[dict[int, int], set[int]]:
