@@ -1,15 +1,14 @@
 """The day's worklist: one row per patient of the user's clinics who needs something today.
 
 Read from the same engine as the dashboard (``selectors.courses_today`` and ``selectors.flagged_patients``), so
-a patient is "due" or "overdue a step" here exactly when the dashboard and the patient page say so. Three
-queries whatever the clinics' size: the courses, the flagged patients, and the listed patients with their last
-taken dose.
+a patient is "due" or "overdue a step" here exactly when the dashboard and the patient page say so. Four
+queries whatever the clinics' size: the courses, the flagged patients, the listed patients' order by name, and
+the page's patients with their last taken dose.
 """
 
 from __future__ import annotations
 
 import datetime
-import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -21,6 +20,7 @@ from patients.models import Patient
 
 from . import rules, selectors
 from .models import DoseEntry, DoseStatus
+from .paging import PageNumbers, clamp_page
 
 
 class Reason(StrEnum):
@@ -86,16 +86,22 @@ class Row:
 
 @dataclass
 class Worklist:
-    rows: list[Row]
-    counts: list[tuple[Reason, int]] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return len(self.rows)
+    rows: list[Row]  # the page's
+    counts: list[tuple[Reason, int]] = field(default_factory=list)  # of every patient listed, on any page
+    total: int = 0
+    page: PageNumbers = field(default_factory=lambda: PageNumbers(1, 1))
 
 
-def worklist(user: Any, today: datetime.date) -> Worklist:
-    """The patients of the user's clinics who need something today, by name, with the counts by reason."""
+ROWS_PER_PAGE = 50
+
+
+def worklist(user: Any, today: datetime.date, *, page: Any = None, focus: int | None = None) -> Worklist:
+    """The patients of the user's clinics who need something today, by name, with the counts by reason.
+
+    A page of ``ROWS_PER_PAGE`` rows: ``page``; without one, the page that lists ``focus`` (a patient) if it is
+    listed, else the first.
+    Only the page's patients are read in full.
+    """
     courses = selectors.courses_today(user, today)
     critical_counts, adherence_ids = selectors.flagged_patients(user)
     reasons: dict[int, list[Reason]] = {}
@@ -115,35 +121,46 @@ def worklist(user: Any, today: datetime.date) -> Worklist:
             add(patient_id, Reason.STALE)
     for patient_id in critical_counts:
         add(patient_id, Reason.CRITICAL)
+    counts = [(reason, sum(reason in listed for listed in reasons.values())) for reason in Reason]
     if not reasons:
-        return Worklist(rows=[], counts=[(reason, 0) for reason in Reason])
+        return Worklist(rows=[], counts=counts)
 
-    taken = DoseEntry.objects.live().filter(patient=OuterRef("pk"), status=DoseStatus.TAKEN).order_by("-taken_on")
-    patients = (
-        Patient.objects.filter(pk__in=reasons)
-        .annotate(
-            last_dose_mg=Subquery(taken.values("dose_mg")[:1]),
-            last_dose_on=Subquery(taken.values("taken_on")[:1]),
-        )
-        .order_by("family_name", "given_name", "pk")
+    order = list(
+        Patient.objects.filter(pk__in=reasons).order_by("family_name", "given_name", "pk").values_list("pk", flat=True)
     )
+    pages = max(1, -(-len(order) // ROWS_PER_PAGE))
+    if page in (None, "") and focus in reasons:
+        number = order.index(focus) // ROWS_PER_PAGE + 1
+    else:
+        number = clamp_page(page or 1, pages)
+    start = (number - 1) * ROWS_PER_PAGE
+    shown = order[start : start + ROWS_PER_PAGE]
+    taken = DoseEntry.objects.live().filter(patient=OuterRef("pk"), status=DoseStatus.TAKEN).order_by("-taken_on")
+    patients = Patient.objects.filter(pk__in=shown).annotate(
+        last_dose_mg=Subquery(taken.values("dose_mg")[:1]),
+        last_dose_on=Subquery(taken.values("taken_on")[:1]),
+    )
+    by_id = {patient.pk: patient for patient in patients}
     rows = []
-    for patient in patients:
-        course = courses.get(patient.pk)
+    for patient_id in shown:
+        patient = by_id[patient_id]
+        course = courses.get(patient_id)
         rows.append(
             Row(
                 patient=patient,
-                reasons=sorted(reasons[patient.pk], key=list(Reason).index),
+                reasons=sorted(reasons[patient_id], key=list(Reason).index),
                 expected=course.expected if course is not None else None,
                 logged_today=course.logged_today if course is not None else False,
                 step_up=course.step_up if course is not None else None,
-                critical_flags=critical_counts.get(patient.pk, 0),
+                critical_flags=critical_counts.get(patient_id, 0),
                 formulation=course.formulation if course is not None else "",
             )
         )
-    for row, below in itertools.pairwise(rows):
-        row.next_patient_id = below.patient.pk
-    if len(rows) > 1:
-        rows[-1].next_patient_id = rows[-2].patient.pk  # the last row done: back to the one above
-    counts = [(reason, sum(reason in row.reasons for row in rows)) for reason in Reason]
-    return Worklist(rows=rows, counts=counts)
+    # Where the focus goes once a row is done: the row below (on the next page after the page's last row);
+    # after the list's last row, the one above.
+    following = order[start + 1 : start + len(shown) + 1]
+    for row, below in zip(rows, following, strict=False):
+        row.next_patient_id = below
+    if rows and rows[-1].next_patient_id is None and len(order) > 1:
+        rows[-1].next_patient_id = order[start + len(shown) - 2]
+    return Worklist(rows=rows, counts=counts, total=len(order), page=PageNumbers(number, pages))

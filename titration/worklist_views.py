@@ -52,10 +52,11 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     # The clinic's day (its time zone and day boundary); the one action checks it again per patient.
     clinic = clinics_for(request.user).order_by("pk").first()
     today = clinic_today(clinic) if clinic is not None else timezone.localdate()
-    listed = worklist(request.user, today)
+    focus = _focus(request.GET.get("focus"))
+    listed = worklist(request.user, today, page=request.GET.get("page"), focus=focus)
     # Like the patient list: that the user saw the list, and how many patients it showed.
     log_access(request, AccessLog.Action.WORKLIST, result_count=listed.total)
-    context = {"worklist": listed, "today": today, "focus": _focus(request.GET.get("focus"))}
+    context = {"worklist": listed, "today": today, "focus": focus}
     return render(request, "titration/worklist.html", context)
 
 

@@ -42,6 +42,9 @@
     var scrolled = window.scrollY;
     region.querySelector("section").innerHTML = next.querySelector("section").innerHTML;
     mergeRows(body, next.querySelector("tbody"));
+    var pages = region.querySelector(".worklist-pages");
+    var freshPages = next.querySelector(".worklist-pages");
+    if (pages && freshPages) { pages.innerHTML = freshPages.innerHTML; }
     window.scrollTo(window.scrollX, scrolled);
     var messages = fresh.querySelector(".messages");
     if (announce) { announce.textContent = messages ? messages.textContent.replace(/\s+/g, " ").trim() : ""; }

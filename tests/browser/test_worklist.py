@@ -143,3 +143,26 @@ def test_the_worklist_does_not_widen_the_page_on_a_phone(page, live_server, pres
     sign_in(page, live_server, prescriber.username, PASSWORD)
     page.goto(f"{live_server.url}/worklist/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_paged_worklist_goes_on_to_the_next_page_from_its_last_row(
+    page, live_server, prescriber, due_patients, monkeypatch
+):
+    from titration import worklist
+
+    monkeypatch.setattr(worklist, "ROWS_PER_PAGE", 4)
+    page.set_viewport_size({"width": 390, "height": VIEWPORT_HEIGHT})
+    sign_in(page, live_server, prescriber.username, PASSWORD)
+    page.goto(f"{live_server.url}/worklist/?page=2")
+    main = page.locator("main")
+    assert "10 patients to see today (page 2 of 3, 4 shown)" in main.inner_text()
+    rows = [f"row-{p.pk}" for p in due_patients]
+    assert page.locator("tbody tr").evaluate_all("(rows) => rows.map((r) => r.id)") == rows[4:8]
+
+    page.locator(f"#{rows[7]} {LOG_BUTTON}").click()  # the page's last row: the next patient is on page 3
+
+    expect(page.locator(f"#{rows[7]}")).to_have_count(0)
+    assert focused_row(page) == rows[8]
+    assert "9 patients to see today" in main.inner_text()
+    assert "Page 2 of 3" in page.locator(".worklist-pages").inner_text()
+    assert not page.js_errors

@@ -375,3 +375,68 @@ def test_viewing_the_worklist_is_in_the_access_log_with_how_many_patients_it_sho
     page(staff_client)
     [logged] = AccessLog.objects.filter(action=AccessLog.Action.WORKLIST)
     assert (logged.user, logged.patient, logged.result_count) == (staff, None, 2)
+
+
+# --- pages ---------------------------------------------------------------------------------------------
+
+
+def due_patients(make_patient, prescriber, count: int) -> list:
+    """``count`` patients due a dose today, named so that they sort in the order made."""
+    patients = []
+    for number in range(count):
+        patient = make_patient(given_name="Dee", family_name=f"Due{number:03d}")
+        plan_for(patient, prescriber, ago(3))
+        take(patient, prescriber, ago(3), ago(1), "0.5")
+        patients.append(patient)
+    return patients
+
+
+def listed_ids(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<tr id="row-(\d+)">', html)]
+
+
+def test_a_long_worklist_is_paged_with_the_counts_of_every_page(
+    clock, staff_client, make_patient, prescriber, monkeypatch
+):
+    from titration import worklist
+
+    monkeypatch.setattr(worklist, "ROWS_PER_PAGE", 3)
+    patients = due_patients(make_patient, prescriber, 7)
+
+    first, third = page(staff_client), staff_client.get(WORKLIST, {"page": "3"}).content.decode()
+
+    assert listed_ids(first) == [p.pk for p in patients[:3]]
+    assert listed_ids(third) == [patients[6].pk]
+    for html in (first, third):
+        assert "7 patients to see today" in html
+        assert "<strong>7</strong> patients due a dose today" in " ".join(html.split())
+    assert "Page 1 of 3" in first and "?page=2" in first
+    assert "Page 3 of 3" in third and "?page=2" in third
+    assert listed_ids(staff_client.get(WORKLIST, {"page": "99"}).content.decode()) == [patients[6].pk]
+    assert listed_ids(staff_client.get(WORKLIST, {"page": "x"}).content.decode()) == listed_ids(first)
+
+
+def test_the_focus_opens_the_page_that_lists_it_and_the_last_row_of_a_page_leads_to_the_next(
+    clock, prescriber_client, make_patient, prescriber, monkeypatch
+):
+    from titration import worklist
+
+    monkeypatch.setattr(worklist, "ROWS_PER_PAGE", 3)
+    patients = due_patients(make_patient, prescriber, 7)
+
+    html = prescriber_client.get(WORKLIST, {"focus": str(patients[4].pk)}).content.decode()
+    assert listed_ids(html) == [p.pk for p in patients[3:6]]
+    assert re.search(rf'<tr id="row-{patients[4].pk}">.*?autofocus', html, re.S)
+    # The page's last row hands the focus to the first row of the next page once it is logged.
+    response = prescriber_client.post(
+        log_url(patients[5]), log_post(timezone.localdate(), "0.5", next_patient=str(patients[6].pk))
+    )
+    assert response["Location"] == f"{WORKLIST}?focus={patients[6].pk}"
+    assert f'name="next_patient" value="{patients[6].pk}"' in html
+    # The logged patient left the list, so the focused one moved up to this page.
+    after = prescriber_client.get(response["Location"]).content.decode()
+    assert listed_ids(after) == [patients[3].pk, patients[4].pk, patients[6].pk]
+    assert re.search(rf'<tr id="row-{patients[6].pk}">.*?autofocus', after, re.S)
+    # An explicit page wins over the focus (the pages' links keep it in the address).
+    paged = prescriber_client.get(WORKLIST, {"focus": str(patients[4].pk), "page": "1"}).content.decode()
+    assert listed_ids(paged) == [p.pk for p in patients[:3]]
