@@ -308,10 +308,10 @@ def flag_queue(user: Any, *, severity: str | None = None, kind: str | None = Non
     on the pages it continues on). ``severity`` and ``kind`` are checked against an allowlist; an unknown value
     filters nothing.
     """
-    flags = (
-        open_flags(user)
-        .select_related("patient", "dose_entry")
-        .prefetch_related(Prefetch("comments", queryset=FlagComment.objects.select_related("written_by")))
+    # The patients and entries of the listed page only: joined, they were read for every open flag before the
+    # window functions, the sort and the page's limit (half of the queue's time at ten clinics).
+    flags = open_flags(user).prefetch_related(
+        "patient", "dose_entry", Prefetch("comments", queryset=FlagComment.objects.select_related("written_by"))
     )
     if severity in FLAG_SEVERITY_FILTERS:
         flags = flags.filter(severity=FLAG_SEVERITY_FILTERS[severity])
