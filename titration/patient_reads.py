@@ -15,13 +15,15 @@ shown days.
 from __future__ import annotations
 
 import datetime
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, Subquery
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, Subquery, TextField
+from django.db.models.functions import Cast
 
 from patients.models import Patient
 
@@ -32,6 +34,10 @@ if TYPE_CHECKING:  # selectors imports this module: its names are imported late 
     from .selectors import HistoryPage
 
 _ENTRY_FIELDS = [f.attname for f in DoseEntry._meta.concrete_fields]
+# The stored course position is read as its JSON text and decoded only where a course resumes from it or an
+# entry is listed: a five-year chart reads 1,800 rows and resumes from a handful.
+_POSITION_AT = _ENTRY_FIELDS.index("course_after")
+_ROW_FIELDS = [*_ENTRY_FIELDS[:_POSITION_AT], "course_after_text", *_ENTRY_FIELDS[_POSITION_AT + 1 :]]
 _CHECKIN_FIELDS = [f.attname for f in CheckIn._meta.concrete_fields]
 _EFFECT_FIELDS = ["kind", "severity", "description"]
 
@@ -102,10 +108,17 @@ def _user(pk: int | None, username: str | None) -> Any:
 
 def as_entry(row: Any) -> DoseEntry:
     """A listed entry as a model, with the names of the users who recorded and voided it."""
-    entry = DoseEntry.from_db(DoseEntry.objects.db, _ENTRY_FIELDS, row[: len(_ENTRY_FIELDS)])
+    values = list(row[: len(_ENTRY_FIELDS)])
+    values[_POSITION_AT] = stored_position(row)
+    entry = DoseEntry.from_db(DoseEntry.objects.db, _ENTRY_FIELDS, values)
     entry.recorded_by = _user(entry.recorded_by_id, row.recorded_by_name)
     entry.voided_by = _user(entry.voided_by_id, row.voided_by_name)
     return entry
+
+
+def stored_position(row: Any) -> Any:
+    """A listed entry's stored course position (``DoseEntry.course_after``), decoded."""
+    return None if row.course_after_text is None else json.loads(row.course_after_text)
 
 
 def as_checkin(row: Any) -> CheckIn:
@@ -140,9 +153,10 @@ def read_record(
             first_taken=Subquery(taken.order_by("taken_on").values("taken_on")[:1]),
             recorded_by_name=F("recorded_by__username"),
             voided_by_name=F("voided_by__username"),
+            course_after_text=Cast("course_after", TextField()),
         )
         .order_by("taken_on", "voided_at", "-recorded_at")
-        .values_list(*_ENTRY_FIELDS, "first_any", "first_taken", "recorded_by_name", "voided_by_name", named=True)
+        .values_list(*_ROW_FIELDS, "first_any", "first_taken", "recorded_by_name", "voided_by_name", named=True)
     )
     last_taken = [e for e in rows if e.voided_at is None and e.status == DoseStatus.TAKEN and e.taken_on <= today]
     return Record(
@@ -234,14 +248,19 @@ class Resumed:
         by_day = {e.taken_on: e for e in self.live}
         ordered = sorted(days)
         before = [e for e in self.live if ordered and e.taken_on < ordered[0]]
-        walker = self._from(before[-1] if before else None)
+        # The course is resumed only where a day has no entry, from the entry last seen: a five-year chart
+        # has an entry on most days, and decoding every stored position would cost more than the chart.
+        last = before[-1] if before else None
+        walker: course.Course | None = None
         result: dict[datetime.date, Decimal | None] = {}
         for day in ordered:
             entry = by_day.get(day)
             if entry is not None:
                 result[day] = entry.scheduled_dose_mg
-                walker = self._from(entry)
+                last, walker = entry, None
             else:
+                if walker is None:
+                    walker = self._from(last)
                 result[day] = walker.context_on(day).expected
         return result
 
@@ -251,7 +270,7 @@ class Resumed:
         return self._from(earlier[-1] if earlier else None)
 
     def _from(self, entry: Any) -> course.Course:
-        position = course.Position.from_json(entry.course_after) if entry is not None else None
+        position = course.Position.from_json(stored_position(entry)) if entry is not None else None
         return course.Course(self.terms, self.gap_days, position)
 
 

@@ -5,10 +5,10 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from titration import services
+from titration import patient_reads, selectors, services
 from titration.chart import Chart, ChartDay, axis_top, chart_for, parse_period
 from titration.chart_drawing import HEIGHT, WIDTH, draw
-from titration.models import DoseStatus
+from titration.models import DoseEntry, DoseStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +78,42 @@ def test_the_chart_series_follow_the_history(history, today):
     assert "2 pain scores, from 7 to 5 out of 10" in chart.summary()
     notable = [d.day for d in chart.notable_days]
     assert ago(today, 6) in notable and ago(today, 3) in notable and ago(today, 9) not in notable
+
+
+def test_the_expected_line_resumed_from_the_stored_positions_is_the_course_walked_from_the_first_dose(history, today):
+    plans = list(history.plans.order_by("start_date", "created_at"))
+    chart = chart_for(history, plans, "all", today)
+    walked = selectors.expected_doses(history, plans, [d.day for d in chart.days])
+    assert {d.day: d.scheduled_mg for d in chart.days} == walked
+    assert walked[ago(today, 5)] is not None  # a day without an entry, resumed from the one before
+
+
+def test_the_expected_line_after_the_last_entry_resumes_where_the_patient_stands(patient, prescriber, today):
+    services.plan_set(
+        patient=patient,
+        by=prescriber,
+        start_date=ago(today, 20),
+        starting_dose_mg=Decimal("0.5"),
+        step_mg=Decimal("0.5"),
+        step_interval_days=7,
+        target_dose_mg=Decimal("4.5"),
+    )
+    plans = list(patient.plans.all())
+    for n in range(20, 2, -1):  # every expected dose taken, up to 3 days ago
+        dose = selectors.expected_doses(patient, plans, [ago(today, n)])[ago(today, n)]
+        services.dose_record(patient=patient, by=prescriber, taken_on=ago(today, n), dose_mg=dose)
+    chart = chart_for(patient, plans, "30", today)
+    walked = selectors.expected_doses(patient, plans, [d.day for d in chart.days])
+    assert {d.day: d.scheduled_mg for d in chart.days} == walked
+    assert walked[today] == Decimal("1.5")
+
+
+def test_the_listed_entries_carry_their_stored_course_position(history, today):
+    reads = patient_reads.read_page(history, today, chart_days=30)
+    entries = [entry for day in patient_reads.history(reads).days for entry in day.entries]
+    stored = dict(DoseEntry.objects.filter(patient=history).values_list("pk", "course_after"))
+    assert entries and all(entry.course_after == stored[entry.pk] for entry in entries)
+    assert any(entry.course_after for entry in entries)
 
 
 def test_period_all_starts_at_the_first_record(history, today):
