@@ -12,6 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from patients.models import Patient
 
@@ -31,7 +32,7 @@ def parse_period(raw: str | None) -> str:
     return raw if raw in PERIODS else DEFAULT_PERIOD
 
 
-@dataclass
+@dataclass(slots=True)  # a five-year chart makes 1,800 of them
 class ChartDay:
     day: datetime.date
     dose_mg: Decimal | None = None
@@ -65,9 +66,10 @@ class Chart:
     days: list[ChartDay]
     axis_top_mg: Decimal = Decimal("6")  # doses above it are drawn at the top and marked
 
-    @property
+    @cached_property
     def slots(self) -> list[ChartDay]:
-        """What is drawn: the days, or for a long chart slots of whole weeks ending on the last day."""
+        """What is drawn: the days, or for a long chart slots of whole weeks ending on the last day (built once:
+        the drawing and the table of notable days both read them)."""
         if len(self.days) <= MAX_SLOTS:
             return self.days
         size = 7 * math.ceil(len(self.days) / (7 * MAX_SLOTS))
@@ -178,10 +180,7 @@ def chart_for(
     if reads is None:
         reads = patient_reads.read_page(patient, today, chart_days=PERIODS[period])
     start = reads.chart_start
-    days = {
-        start + datetime.timedelta(days=i): ChartDay(start + datetime.timedelta(days=i))
-        for i in range((today - start).days + 1)
-    }
+    days = {day: ChartDay(day) for day in (start + datetime.timedelta(days=i) for i in range((today - start).days + 1))}
     shown: dict[int, ChartDay] = {}
     for entry in reads.record.live_entries:
         chart_day = days.get(entry.taken_on)
