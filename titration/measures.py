@@ -41,6 +41,9 @@ CLASS_RANK = {
     ResponseClass.BASELINE_ZERO: 1,
     ResponseClass.NOT_ENOUGH_DATA: 0,
 }
+# The best class there is, and a responder class: once a check-in day reaches it, no later day changes the best
+# response or the first day of a ≥30% reduction (``best_on_checkin_days`` stops there).
+_BEST_CLASS = max(CLASS_RANK, key=CLASS_RANK.__getitem__)
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,8 @@ def best_on_checkin_days(
                 best = cls
             if first_meaningful is None and cls in RESPONDER_CLASSES:
                 first_meaningful = reading.day
+            if best is _BEST_CLASS:
+                break
     return best, first_meaningful
 
 

@@ -9,11 +9,14 @@ from hypothesis import strategies as st
 
 from titration import outcomes
 from titration.measures import (
+    CLASS_RANK,
+    RESPONDER_CLASSES,
     DoseDay,
     Proportion,
     Reading,
     adherence,
     at_risk_at,
+    best_on_checkin_days,
     kaplan_meier,
     median,
     response_on,
@@ -222,3 +225,24 @@ def test_the_response_on_a_day_is_the_engine_s_assessment_of_the_whole_history(
         [outcomes.PainReading(r.day, r.pain) for r in history], first_dose_day=day(first), today=day(on)
     )
     assert response_on(history, first_dose=day(first), on=day(on))[0] == engine.classification
+
+
+@given(
+    pains=st.lists(st.tuples(st.integers(0, 200), st.integers(0, 10)), max_size=40, unique_by=lambda p: p[0]),
+    first=st.integers(0, 60),
+)
+def test_the_best_response_and_its_first_day_are_those_of_every_check_in_day_assessed_in_full(
+    pains: list[tuple[int, int]], first: int
+) -> None:
+    # The assessment stops at the first substantial response: no later day may change either answer.
+    history = readings(*pains)
+    pain = [outcomes.PainReading(r.day, r.pain) for r in history]
+    effect_from = day(first + outcomes.EFFECT_AFTER_DAYS)
+    assessed = [
+        (reading.day, outcomes.assess_response(pain, first_dose_day=day(first), today=reading.day).classification)
+        for reading in sorted(history, key=lambda r: r.day)
+        if reading.day >= effect_from
+    ]
+    best = max((cls for _, cls in assessed), key=CLASS_RANK.__getitem__, default=ResponseClass.NOT_ENOUGH_DATA)
+    first_meaningful = next((on for on, cls in assessed if cls in RESPONDER_CLASSES), None)
+    assert best_on_checkin_days(history, first_dose=day(first)) == (best, first_meaningful)
