@@ -130,7 +130,7 @@ taken AS (
             (SELECT f.target_dose_mg FROM ranked_plans f WHERE f.patient_id = e.patient_id AND f.first_n = 1)
         ) THEN 1 ELSE 0 END AS at_target
     FROM titration_doseentry e
-    LEFT JOIN titration_titrationplan pl ON pl.id = e.plan_id AND pl.patient_id = e.patient_id
+    LEFT JOIN ranked_plans pl ON pl.id = e.plan_id AND pl.patient_id = e.patient_id
     WHERE e.voided_at IS NULL AND e.status = %(taken)s AND e.patient_id IN (SELECT id FROM chosen)
 ),
 gapped AS (
