@@ -95,6 +95,12 @@ class Chart:
                 last_dose = day.dose_mg
         return notable
 
+    @property
+    def table(self) -> list[TableRow]:
+        """The table of notable days, each cell written as the page shows it (a five-year chart lists some 90
+        slots: a handful of template tags per cell cost more than the rest of the chart)."""
+        return [_table_row(day) for day in self.notable_days]
+
     def summary(self) -> str:
         doses = [d.dose_mg for d in self.days if d.dose_mg is not None]
         pains = [d.pain for d in self.days if d.pain is not None]
@@ -119,6 +125,28 @@ class Chart:
                 f"marked at its top ({values})"
             )
         return ", ".join(parts) + "."
+
+
+@dataclass(frozen=True)
+class TableRow:
+    label: str
+    dose: str  # "missed" for a missed dose
+    expected: str
+    pain: str
+    events: str  # "2 missed. Flag: Tenfold change. Severe nausea / GI discomfort. "
+
+
+def _table_row(day: ChartDay) -> TableRow:
+    events = [f"{day.missed_count} missed. "] if day.missed and day.dose_mg is not None else []
+    events += [f"Flag: {kind}. " for kind in day.flagged]
+    events += [f"Severe {effect.lower()}. " for effect in day.severe_effects]
+    return TableRow(
+        label=day.label,
+        dose="missed" if day.missed and day.dose_mg is None else rules.format_dose(day.dose_mg),
+        expected=rules.format_dose(day.scheduled_mg),
+        pain="—" if day.pain is None else str(day.pain),
+        events="".join(events),
+    )
 
 
 def _most_common(values: list[Decimal]) -> Decimal | None:

@@ -220,3 +220,29 @@ def _chart(doses: int, pains: int) -> Chart:
 )
 def test_the_summary_speaks_in_right_plurals(doses, pains, text):
     assert text in _chart(doses, pains).summary()
+
+
+def test_the_table_of_notable_days_writes_each_cell_as_the_page_shows_it():
+    slot = ChartDay(
+        datetime.date(2026, 3, 2),
+        last_day=datetime.date(2026, 3, 8),
+        dose_mg=Decimal("1.50"),
+        scheduled_mg=Decimal("2.0"),
+        missed=True,
+        missed_count=2,
+        flagged=["1.5 mg on 3 Mar 2026: Tenfold change"],
+        pain=Decimal("5.5"),
+        severe_effects=["Nausea / GI discomfort"],
+    )
+    missed = ChartDay(datetime.date(2026, 3, 9), missed=True)
+    chart = Chart(period="all", start=slot.day, end=missed.day, days=[slot, missed])
+    assert [(r.label, r.dose, r.expected, r.pain, r.events) for r in chart.table] == [
+        (
+            "2 Mar 2026 – 8 Mar 2026",
+            "1.5 mg",
+            "2 mg",
+            "5.5",
+            "2 missed. Flag: 1.5 mg on 3 Mar 2026: Tenfold change. Severe nausea / gi discomfort. ",
+        ),
+        ("9 Mar 2026", "missed", "—", "—", ""),
+    ]
