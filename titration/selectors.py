@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import (
     Count,
     F,
+    FilteredRelation,
     JSONField,
     Max,
     Min,
@@ -79,8 +80,7 @@ class CourseFacts:
     """Everything the rules need about a patient's course: three queries, whatever its length.
 
     ``derived``: what each live entry stores of its re-assessment (expected dose, position after it), so that
-    re-assessment writes only what changed. ``flags``: the dose flags when already known (none for a patient
-    registered in the same transaction); None: re-assessment reads them.
+    re-assessment writes only what changed.
     """
 
     entries: list[course.EntryFact]
@@ -88,7 +88,7 @@ class CourseFacts:
     plan_by_id: dict[int | None, TitrationPlan]
     gap_days: int
     derived: dict[int | None, DerivedValues] = field(default_factory=dict)
-    flags: list[Flag] | None = None
+    flags: list[Flag] | None = None  # the dose flags, when read with the entries (``with_flags``)
 
     def stored_position(self, entry: course.EntryFact) -> course.Position | None:
         """The course position stored with ``entry`` (None when none is)."""
@@ -97,18 +97,22 @@ class CourseFacts:
         return course.Position.from_json(after) if after else None
 
 
-def course_facts(patient: Patient, plans: list[TitrationPlan] | None = None) -> CourseFacts:
-    """The course's facts: the plans with their states, and the live entries with what they store."""
+def course_facts(
+    patient: Patient, plans: list[TitrationPlan] | None = None, *, with_flags: bool = False
+) -> CourseFacts:
+    """The course's facts: the plans with their states, and the live entries with what they store.
+
+    ``with_flags`` adds the dose flags (for re-assessment), read with the entries.
+    """
     if plans is None:
         plans, states = _plans_with_states(patient)
     else:
         states = list(PlanStateChange.objects.filter(patient=patient).order_by("effective_on", "changed_at", "pk"))
-    rows = (
-        DoseEntry.objects.live()
-        .filter(patient=patient)
-        .annotate(after_text=Cast("course_after", TextField()))
-        .values_list("pk", "taken_on", "status", "dose_mg", "scheduled_dose_mg", "after_text", "formulation")
-    )
+    flags: list[Flag] | None = None
+    if with_flags:
+        rows, flags = _entries_with_flags(patient)
+    else:
+        rows = list(DoseEntry.objects.live().filter(patient=patient).annotate(**_STORED).values_list(*_ENTRY_COLUMNS))
     entries = []
     derived: dict[int | None, DerivedValues] = {}
     for pk, day, status, dose, expected, after, formulation in rows:
@@ -120,7 +124,40 @@ def course_facts(patient: Patient, plans: list[TitrationPlan] | None = None) -> 
         plan_by_id={plan.pk: plan for plan in plans},
         gap_days=patient.clinic.restart_after_gap_days,
         derived=derived,
+        flags=flags,
     )
+
+
+_STORED = {"after_text": Cast("course_after", TextField())}
+_ENTRY_COLUMNS = ["pk", "taken_on", "status", "dose_mg", "scheduled_dose_mg", "after_text", "formulation"]
+_FLAG_ATTNAMES = [f.attname for f in Flag._meta.concrete_fields]
+
+
+def _entries_with_flags(patient: Patient) -> tuple[list[tuple[Any, ...]], list[Flag]]:
+    """The live entries' rows and the flags of all the patient's dose entries, in one query.
+
+    Every entry, voided ones too, outer-joined to its flags: re-assessment compares all of them (a voided
+    entry's flag still open is closed). The join is to the patient's own flags, so that it reads them by the
+    patient's index instead of scanning every flag.
+    """
+    own_flags = FilteredRelation("flags", condition=Q(flags__patient=patient))
+    rows = (
+        DoseEntry.objects.filter(patient=patient)
+        .annotate(own_flags=own_flags, **_STORED)
+        .values_list(*_ENTRY_COLUMNS, "voided_at", *(f"own_flags__{name}" for name in _FLAG_ATTNAMES))
+    )
+    entries: list[tuple[Any, ...]] = []
+    flags: list[Flag] = []
+    seen: set[int] = set()
+    width = len(_ENTRY_COLUMNS)
+    for row in rows:
+        if row[0] not in seen and row[width] is None:
+            entries.append(row[:width])
+        seen.add(row[0])
+        flag_values = row[width + 1 :]
+        if flag_values[0] is not None:
+            flags.append(Flag.from_db(DoseEntry.objects.db, _FLAG_ATTNAMES, flag_values))
+    return entries, flags
 
 
 def _plans_with_states(patient: Patient) -> tuple[list[TitrationPlan], list[PlanStateChange]]:

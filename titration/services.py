@@ -482,7 +482,7 @@ def _dose_record(
     time_of_day: str = "",
 ) -> tuple[DoseEntry, list[rules.Finding]]:
     locked = _lock(patient)
-    facts = selectors.course_facts(locked)
+    facts = selectors.course_facts(locked, with_flags=True)
     walked = course.resume_before(facts.entries, facts.terms, facts.gap_days, taken_on, facts.stored_position)
     context = walked.context_on(taken_on)
     dose = NewDose(
@@ -538,7 +538,7 @@ def doses_record_many(
         )
     else:
         locked = _lock(patient)
-        facts = selectors.course_facts(locked)
+        facts = selectors.course_facts(locked, with_flags=True)
     today = clinic_today(locked.clinic)
     recorded = {e.day: e for e in facts.entries}
     before = sorted(facts.entries, key=lambda e: e.day)
@@ -694,7 +694,7 @@ def clinic_courses_reconcile(*, clinic: Any, by: Any, cause: str) -> None:
 @transaction.atomic
 def flags_reconcile(*, patient: Patient, by: Any, cause: str) -> None:
     """Re-assess the patient's whole course and bring the dose flags in line with it."""
-    facts = selectors.course_facts(patient)
+    facts = selectors.course_facts(patient, with_flags=True)
     _reconcile(patient, facts.entries, facts, by=by, cause=cause)
 
 
@@ -714,16 +714,12 @@ def _reconcile(
 
     ``added``: the record changed only by these new entries, so only the entries from the first of their days
     on and the run of days leading into them are re-assessed (``course.reassess_since``), resumed from the
-    stored positions; when those are all new, they have no flags to read yet. Without it, or when a stored
-    position is missing or stale, the whole course is walked.
+    stored positions. Without it, or when a stored position is missing or stale, the whole course is walked.
     """
     part = None
-    known = facts.flags
     if added:
         since = min(entry.taken_on for entry in added)
         part = course.reassess_since(entries, facts.terms, facts.gap_days, since, facts.stored_position)
-        if part is not None and part.entry_ids <= {entry.pk for entry in added}:
-            known = []  # only new entries re-assessed: no flag of theirs exists yet
     if part is None:
         assessed, _ = course.walk(entries, facts.terms, facts.gap_days)
         derived = course.derive_flags(assessed)
@@ -733,7 +729,9 @@ def _reconcile(
     wanted = {(d.entry_id, d.kind.value): d for d in derived}
     live_ids = {e.id for e in entries}
     now = timezone.now()
-    existing = known if known is not None else list(Flag.objects.filter(patient=patient, dose_entry__isnull=False))
+    existing = (
+        facts.flags if facts.flags is not None else list(Flag.objects.filter(patient=patient, dose_entry__isnull=False))
+    )
     if part is not None:  # the flags of the other entries stand: their assessment cannot have changed
         scope = part.entry_ids
         existing = [flag for flag in existing if flag.dose_entry_id in scope]

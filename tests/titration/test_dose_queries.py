@@ -97,3 +97,27 @@ def test_a_second_entry_for_the_day_that_slips_past_the_lock_is_refused_with_the
     assert list(DoseEntry.objects.filter(patient=patient, taken_on=today).values_list("dose_mg", flat=True)) == [
         Decimal("1")
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dose_that_continues_a_run_of_days_makes_at_most_12_queries_too(
+    prescriber_client, patient, prescriber, today, django_assert_max_num_queries
+):
+    """The third missed day in a row re-assesses the two before it and raises the run's warning on the first."""
+    consistent_history(patient, prescriber, 60, today - datetime.timedelta(days=2))
+    for back in (2, 1):
+        services.dose_record(
+            patient=patient,
+            by=prescriber,
+            taken_on=today - datetime.timedelta(days=back),
+            dose_mg=None,
+            status="missed",
+        )
+    with django_assert_max_num_queries(DOSE_POST_MAX_QUERIES):
+        response = prescriber_client.post(
+            reverse("titration:dose-create", args=[patient.pk]),
+            {"taken_on": today.isoformat(), "dose_mg": "", "formulation": "capsule", "status": "missed"},
+        )
+    assert response.status_code == 302
+    [warning] = Flag.objects.filter(patient=patient, kind="adherence")
+    assert warning.dose_entry.taken_on == today - datetime.timedelta(days=2)
