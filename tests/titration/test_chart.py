@@ -13,6 +13,9 @@ from titration.models import DoseEntry, DoseStatus
 pytestmark = pytest.mark.django_db
 
 
+FIELDS = [f.attname for f in DoseEntry._meta.concrete_fields if not f.primary_key]
+
+
 def ago(today, n):
     return today - datetime.timedelta(days=n)
 
@@ -108,11 +111,13 @@ def test_the_expected_line_after_the_last_entry_resumes_where_the_patient_stands
     assert walked[today] == Decimal("1.5")
 
 
-def test_the_listed_entries_carry_their_stored_course_position(history, today):
-    reads = patient_reads.read_page(history, today, chart_days=30)
+@pytest.mark.parametrize("page", [1, 5])  # 5: past the last page, whose days are read again
+def test_the_listed_entries_are_read_whole_with_their_stored_course_position(history, today, page):
+    reads = patient_reads.read_page(history, today, chart_days=30, history_page=page)
     entries = [entry for day in patient_reads.history(reads).days for entry in day.entries]
-    stored = dict(DoseEntry.objects.filter(patient=history).values_list("pk", "course_after"))
-    assert entries and all(entry.course_after == stored[entry.pk] for entry in entries)
+    stored = {row[0]: row[1:] for row in DoseEntry.objects.filter(patient=history).values_list("pk", *FIELDS)}
+    assert len(entries) == len(stored)
+    assert all(tuple(getattr(entry, name) for name in FIELDS) == stored[entry.pk] for entry in entries)
     assert any(entry.course_after for entry in entries)
 
 
