@@ -42,6 +42,7 @@ _ROW_FIELDS = [
     {"course_after": "course_after_text", "recorded_at": "listed_recorded_at"}.get(name, name) for name in _ENTRY_FIELDS
 ]
 _CHECKIN_FIELDS = [f.attname for f in CheckIn._meta.concrete_fields]
+_CHECKIN_ROW_FIELDS = ["listed_recorded_at" if name == "recorded_at" else name for name in _CHECKIN_FIELDS]
 _EFFECT_FIELDS = ["kind", "severity", "description"]
 
 
@@ -172,7 +173,7 @@ def read_record(
     last_taken = [e for e in rows if e.voided_at is None and e.status == DoseStatus.TAKEN and e.taken_on <= today]
     return Record(
         entries=rows,
-        checkins=_read_checkins(patient),
+        checkins=_read_checkins(patient, listed),
         first_entry_day=rows[0].first_any if rows else None,
         first_taken_day=rows[0].first_taken if rows else None,
         last_taken=last_taken[-1] if last_taken else None,
@@ -192,14 +193,22 @@ class CheckInRow:
     effects: list[SideEffect] = field(default_factory=list)
 
 
-def _read_checkins(patient: Patient) -> list[CheckInRow]:
-    """Every check-in of the patient with its side effects and users (one query: an outer join)."""
+def _read_checkins(patient: Patient, listed: tuple[datetime.date, datetime.date]) -> list[CheckInRow]:
+    """Every check-in of the patient with its side effects and users (one query: an outer join); when it was
+    recorded only for those of the ``listed`` days (the history's, shown as models)."""
     rows = (
         CheckIn.objects.filter(patient=patient)
-        .annotate(recorded_by_name=F("recorded_by__username"), voided_by_name=F("voided_by__username"))
+        .annotate(
+            recorded_by_name=F("recorded_by__username"),
+            voided_by_name=F("voided_by__username"),
+            listed_recorded_at=Case(When(checked_on__range=listed, then=F("recorded_at"))),
+        )
         .order_by("checked_on", "voided_at", "-recorded_at", "pk")
         .values_list(
-            *_CHECKIN_FIELDS, "recorded_by_name", "voided_by_name", *(f"side_effects__{f}" for f in _EFFECT_FIELDS)
+            *_CHECKIN_ROW_FIELDS,
+            "recorded_by_name",
+            "voided_by_name",
+            *(f"side_effects__{f}" for f in _EFFECT_FIELDS),
         )
     )
     checkins: dict[int, CheckInRow] = {}
@@ -372,6 +381,7 @@ def read_page(patient: Patient, today: datetime.date, *, chart_days: int | None,
         record.entries = sorted(
             [*(e for e in record.entries if e.id not in again), *extra.entries], key=lambda e: e.taken_on
         )
+        record.checkins = extra.checkins
         reads.resumed.live = record.live_entries
     reads.history_number, reads.history_pages = number, num_pages
     reads.history_start, reads.history_end = max(history_from, earliest), history_to

@@ -8,12 +8,9 @@ from django.urls import reverse
 from titration import patient_reads, selectors, services
 from titration.chart import Chart, ChartDay, axis_top, chart_for, parse_period
 from titration.chart_drawing import HEIGHT, WIDTH, draw
-from titration.models import DoseEntry, DoseStatus
+from titration.models import CheckIn, DoseEntry, DoseStatus
 
 pytestmark = pytest.mark.django_db
-
-
-FIELDS = [f.attname for f in DoseEntry._meta.concrete_fields if not f.primary_key]
 
 
 def ago(today, n):
@@ -112,12 +109,15 @@ def test_the_expected_line_after_the_last_entry_resumes_where_the_patient_stands
 
 
 @pytest.mark.parametrize("page", [1, 5])  # 5: past the last page, whose days are read again
-def test_the_listed_entries_are_read_whole_with_their_stored_course_position(history, today, page):
+def test_the_listed_entries_and_check_ins_are_read_whole(history, today, page):
     reads = patient_reads.read_page(history, today, chart_days=30, history_page=page)
-    entries = [entry for day in patient_reads.history(reads).days for entry in day.entries]
-    stored = {row[0]: row[1:] for row in DoseEntry.objects.filter(patient=history).values_list("pk", *FIELDS)}
-    assert len(entries) == len(stored)
-    assert all(tuple(getattr(entry, name) for name in FIELDS) == stored[entry.pk] for entry in entries)
+    days = patient_reads.history(reads).days
+    entries, checkins = [e for d in days for e in d.entries], [c for d in days for c in d.checkins]
+    for model, listed in ((DoseEntry, entries), (CheckIn, checkins)):
+        fields = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
+        stored = {row[0]: row[1:] for row in model.objects.filter(patient=history).values_list("pk", *fields)}
+        assert len(listed) == len(stored)
+        assert all(tuple(getattr(record, name) for name in fields) == stored[record.pk] for record in listed)
     assert any(entry.course_after for entry in entries)
 
 
