@@ -20,9 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import TypeVar
 
 from . import outcomes
 from .outcomes import PainReading, ResponseClass
+
+_R = TypeVar("_R", "Reading", PainReading)  # a check-in, or its pain alone
 
 SMALL_GROUP = 5  # groups of fewer patients are shown as "fewer than 5 patients", never as a percentage
 SMALL_GROUP_TEXT = "fewer than 5 patients"
@@ -208,8 +211,8 @@ def pgic_in_window(readings: Sequence[Reading], *, first_dose: datetime.date, on
 
 
 def _relevant(
-    ordered: Sequence[Reading], days: Sequence[datetime.date], first_dose: datetime.date, on: datetime.date
-) -> list[Reading]:
+    ordered: Sequence[_R], days: Sequence[datetime.date], first_dose: datetime.date, on: datetime.date
+) -> list[_R]:
     """The few readings ``outcomes.assess_response`` looks at on ``on`` (same answer, whatever the history).
 
     The last reading on or before the first dose (baseline), the first after it (baseline during treatment),
@@ -254,13 +257,14 @@ def best_on_checkin_days(
     if first_dose is not None:
         effect_from = first_dose + datetime.timedelta(days=outcomes.EFFECT_AFTER_DAYS)
         days = [r.day for r in ordered]
+        pains = _pain(ordered)  # once, not for each day's few
         for index, reading in enumerate(ordered):
             if reading.day < effect_from:
                 continue
             if index + 1 < len(ordered) and ordered[index + 1].day == reading.day:
                 continue
-            relevant = _relevant(ordered, days, first_dose, reading.day)
-            assessed = outcomes.assess_response(_pain(relevant), first_dose_day=first_dose, today=reading.day)
+            relevant = _relevant(pains, days, first_dose, reading.day)
+            assessed = outcomes.assess_response(relevant, first_dose_day=first_dose, today=reading.day)
             cls = assessed.classification
             if CLASS_RANK[cls] > CLASS_RANK[best]:
                 best = cls
