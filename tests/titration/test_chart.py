@@ -144,6 +144,16 @@ def test_the_patient_page_draws_the_chart_as_svg_with_its_text_alternative(staff
     assert 'class="beyond-label"' in page and ">15 mg</text>" in page
 
 
+def test_each_day_with_data_has_a_hover_area_over_both_panels_titled_with_the_day(staff_client, history, today):
+    page = staff_client.get(f"{reverse('titration:patient', args=[history.pk])}?period=30").content.decode()
+    areas = re.search(r'<g class="chart-days" fill="transparent">(.*?)</g>', page).group(1)
+    rects = re.findall(r'<rect x="([\d.]+)" y="34" width="([\d.]+)" height="324"><title>([^<]*)</title></rect>', areas)
+    chart = chart_for(history, list(history.plans.all()), "30", today)
+    assert [title for _, _, title in rects] == [d.title for d in draw(chart).days]
+    assert {width for _, width, _ in rects} == {"22.9"}  # 686 / 30
+    assert f"{ago(today, 3):%-d %b %Y}; taken 15 mg; expected 1.5 mg; pain 5 out of 10" in areas
+
+
 def test_the_dose_axis_is_capped_whatever_the_doses(history, today):
     chart = chart_for(history, list(history.plans.all()), "30", today)
     assert chart.axis_top_mg == Decimal("6")  # the plans' targets are 1 mg and 4.5 mg
