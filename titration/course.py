@@ -307,13 +307,26 @@ def resume_before(
     stored: StoredPosition,
 ) -> Course:
     """The course just before ``day``: resumed from the position stored with the entry before it, or walked
-    from the start when that position is missing or was derived by other rules (a backfill sees only its own past)."""
+    from the start when that position is missing or was derived by other rules (a backfill sees only its own
+    past)."""
     ordered = sorted(entries, key=lambda e: e.day)
     index = bisect.bisect_left(ordered, day, key=lambda e: e.day)
-    resumed = _course_before(ordered, index, plans, restart_after_gap_days, stored)
-    if resumed is not None:
-        return resumed
-    return walk(ordered[:index], plans, restart_after_gap_days)[1]
+    resumed = _course_before(ordered, index, plans, restart_after_gap_days, stored, complete=True)
+    return resumed if resumed is not None else walk(ordered[:index], plans, restart_after_gap_days)[1]
+
+
+def resume_from_part(
+    latest: Sequence[EntryFact],
+    plans: Sequence[PlanTerms],
+    restart_after_gap_days: int,
+    day: datetime.date,
+    stored: StoredPosition,
+) -> Course | None:
+    """As ``resume_before``, from only the ``latest`` entries of a record; None when they do not say where the
+    course stood before ``day`` (read the whole record)."""
+    ordered = sorted(latest, key=lambda e: e.day)
+    index = bisect.bisect_left(ordered, day, key=lambda e: e.day)
+    return _course_before(ordered, index, plans, restart_after_gap_days, stored, complete=False)
 
 
 @dataclass(frozen=True)
@@ -334,22 +347,25 @@ def reassess_since(
     restart_after_gap_days: int,
     since: datetime.date,
     stored: StoredPosition,
+    *,
+    complete: bool = True,
 ) -> Reassessment | None:
     """What a change of the record on ``since`` (a new entry that day) alters, without walking the whole course.
 
     The walk is causal, so the entries before ``since`` keep their assessment; each is resumed from the
     position stored with the entry before it. The entries from ``since`` on are walked again, and so are the
     days before them that form one run with them (a run's single flag sits on its first day and names its
-    last, ``derive_flags``). None when a stored position needed is missing or stale: walk everything.
+    last, ``derive_flags``). ``complete``: False when ``entries`` are only the latest part of the record.
+    None when a stored position needed is missing or stale, or lies before the part given: walk everything.
     """
     ordered = sorted(entries, key=lambda e: e.day)
     start = bisect.bisect_left(ordered, since, key=lambda e: e.day)
-    walker = _course_before(ordered, start, plans, restart_after_gap_days, stored)
+    walker = _course_before(ordered, start, plans, restart_after_gap_days, stored, complete)
     if walker is None:
         return None
     assessed = [walker.record(entry) for entry in ordered[start:]]
-    while start > 0 and assessed:
-        before = _course_before(ordered, start - 1, plans, restart_after_gap_days, stored)
+    while start > 0 and assessed and (assessed[0].entry.day - ordered[start - 1].day).days == 1:
+        before = _course_before(ordered, start - 1, plans, restart_after_gap_days, stored, complete)
         if before is None:
             return None
         previous = before.record(ordered[start - 1])
@@ -358,7 +374,9 @@ def reassess_since(
         assessed.insert(0, previous)
         start -= 1
     changing = {plan.plan_id for item in assessed if (plan := item.context.plan) is not None and plan.supply_change}
-    dosed = _plans_dosed(ordered[:start], plans, changing)
+    dosed = _plans_dosed(ordered[:start], plans, changing, complete)
+    if dosed is None:
+        return None
     return Reassessment(assessed, derive_flags(assessed, dosed_plans=dosed))
 
 
@@ -368,10 +386,13 @@ def _course_before(
     plans: Sequence[PlanTerms],
     restart_after_gap_days: int,
     stored: StoredPosition,
+    complete: bool,
 ) -> Course | None:
-    """The course before ``ordered[index]`` from the stored position of the entry before it; None if unusable."""
+    """The course before ``ordered[index]`` from the stored position of the entry before it; None if unusable.
+
+    Before the first entry, the course starts afresh, if the entries are the whole record."""
     if index == 0:
-        return Course(plans, restart_after_gap_days)
+        return Course(plans, restart_after_gap_days) if complete else None
     position = stored(ordered[index - 1])
     if position is None or not position.current:
         return None
@@ -379,21 +400,27 @@ def _course_before(
 
 
 def _one_run(earlier: AssessedEntry, later: AssessedEntry) -> bool:
-    """Whether two entries belong to one run of days that ``derive_flags`` turns into a single flag."""
-    if (later.entry.day - earlier.entry.day).days != 1:
-        return False
+    """Whether two entries of consecutive days belong to one run that ``derive_flags`` turns into one flag."""
     return any(test(earlier) and test(later) for test in (_is_off, _is_taken_while_off, _is_missed))
 
 
-def _plans_dosed(before: Sequence[EntryFact], plans: Sequence[PlanTerms], changing: set[int | None]) -> set[int | None]:
+def _plans_dosed(
+    before: Sequence[EntryFact], plans: Sequence[PlanTerms], changing: set[int | None], complete: bool
+) -> set[int | None] | None:
     """Which of the plans that change the supply (``changing``) were in force on a taken day ``before``: their
-    supply-change note is already on that day's entry."""
+    supply-change note is already on that day's entry. None when ``before`` is not the whole record and a plan
+    was in force before its first day (the answer may lie before it)."""
     dosed: set[int | None] = set()
     for entry in before:
         if changing - dosed and entry.taken:
             plan = plan_in_force(plans, entry.day)
             if plan is not None and plan.plan_id in changing:
                 dosed.add(plan.plan_id)
+    if complete or not changing - dosed:
+        return dosed
+    first_day = before[0].day
+    if any(plan.start_date <= first_day for plan in plans if plan.plan_id in changing - dosed):
+        return None
     return dosed
 
 

@@ -22,9 +22,10 @@ from django.db.models import (
     QuerySet,
     Subquery,
     TextField,
+    Value,
     Window,
 )
-from django.db.models.functions import Cast, JSONObject
+from django.db.models.functions import Cast, Coalesce, JSONObject
 from django.utils import timezone
 
 from patients.models import Patient
@@ -89,6 +90,7 @@ class CourseFacts:
     gap_days: int
     derived: dict[int | None, DerivedValues] = field(default_factory=dict)
     flags: list[Flag] | None = None  # the dose flags, when read with the entries (``with_flags``)
+    complete: bool = True  # False: the latest entries only (``recent_from``)
 
     def stored_position(self, entry: course.EntryFact) -> course.Position | None:
         """The course position stored with ``entry`` (None when none is)."""
@@ -98,11 +100,17 @@ class CourseFacts:
 
 
 def course_facts(
-    patient: Patient, plans: list[TitrationPlan] | None = None, *, with_flags: bool = False
+    patient: Patient,
+    plans: list[TitrationPlan] | None = None,
+    *,
+    with_flags: bool = False,
+    recent_from: datetime.date | None = None,
 ) -> CourseFacts:
     """The course's facts: the plans with their states, and the live entries with what they store.
 
-    ``with_flags`` adds the dose flags (for re-assessment), read with the entries.
+    ``with_flags`` adds the dose flags (for re-assessment), read with the entries. ``recent_from``: only the
+    entries from that day on, and the one before it (whose stored position resumes the course): enough for a
+    new dose, whatever the record's length; ``complete`` says whether that is the whole record.
     """
     if plans is None:
         plans, states = _plans_with_states(patient)
@@ -110,9 +118,10 @@ def course_facts(
         states = list(PlanStateChange.objects.filter(patient=patient).order_by("effective_on", "changed_at", "pk"))
     flags: list[Flag] | None = None
     if with_flags:
-        rows, flags = _entries_with_flags(patient)
+        rows, flags = _entries_with_flags(patient, recent_from)
     else:
-        rows = list(DoseEntry.objects.live().filter(patient=patient).annotate(**_STORED).values_list(*_ENTRY_COLUMNS))
+        live = _live_entries(patient, recent_from)
+        rows = list(live.annotate(**_STORED).values_list(*_ENTRY_COLUMNS))
     entries = []
     derived: dict[int | None, DerivedValues] = {}
     for pk, day, status, dose, expected, after, formulation in rows:
@@ -125,6 +134,7 @@ def course_facts(
         gap_days=patient.clinic.restart_after_gap_days,
         derived=derived,
         flags=flags,
+        complete=recent_from is None or all(entry.day >= recent_from for entry in entries),
     )
 
 
@@ -133,18 +143,20 @@ _ENTRY_COLUMNS = ["pk", "taken_on", "status", "dose_mg", "scheduled_dose_mg", "a
 _FLAG_ATTNAMES = [f.attname for f in Flag._meta.concrete_fields]
 
 
-def _entries_with_flags(patient: Patient) -> tuple[list[tuple[Any, ...]], list[Flag]]:
+def _entries_with_flags(
+    patient: Patient, recent_from: datetime.date | None = None
+) -> tuple[list[tuple[Any, ...]], list[Flag]]:
     """The live entries' rows and the flags of all the patient's dose entries, in one query.
 
     Every entry, voided ones too, outer-joined to its flags: re-assessment compares all of them (a voided
     entry's flag still open is closed). The join is to the patient's own flags, so that it reads them by the
-    patient's index instead of scanning every flag.
+    patient's index instead of scanning every flag. ``recent_from``: the live entries from that day on and
+    the live entry before it (``course_facts``), with their flags.
     """
     own_flags = FilteredRelation("flags", condition=Q(flags__patient=patient))
-    rows = (
-        DoseEntry.objects.filter(patient=patient)
-        .annotate(own_flags=own_flags, **_STORED)
-        .values_list(*_ENTRY_COLUMNS, "voided_at", *(f"own_flags__{name}" for name in _FLAG_ATTNAMES))
+    read = DoseEntry.objects.filter(patient=patient) if recent_from is None else _live_entries(patient, recent_from)
+    rows = read.annotate(own_flags=own_flags, **_STORED).values_list(
+        *_ENTRY_COLUMNS, "voided_at", *(f"own_flags__{name}" for name in _FLAG_ATTNAMES)
     )
     entries: list[tuple[Any, ...]] = []
     flags: list[Flag] = []
@@ -158,6 +170,16 @@ def _entries_with_flags(patient: Patient) -> tuple[list[tuple[Any, ...]], list[F
         if flag_values[0] is not None:
             flags.append(Flag.from_db(DoseEntry.objects.db, _FLAG_ATTNAMES, flag_values))
     return entries, flags
+
+
+def _live_entries(patient: Patient, recent_from: datetime.date | None) -> QuerySet[DoseEntry]:
+    """The patient's live entries; from ``recent_from`` on, and the one before it, when given."""
+    live = DoseEntry.objects.live().filter(patient=patient)
+    if recent_from is None:
+        return live
+    before = live.filter(taken_on__lt=recent_from).order_by("-taken_on").values("taken_on")[:1]
+    # From the day of the entry before ``recent_from``: one range of the (patient, day) index.
+    return live.filter(taken_on__gte=Coalesce(Subquery(before), Value(recent_from)))
 
 
 def _plans_with_states(patient: Patient) -> tuple[list[TitrationPlan], list[PlanStateChange]]:

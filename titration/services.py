@@ -50,6 +50,10 @@ ALREADY_ACKNOWLEDGED = "This flag was already acknowledged."
 REASON_REQUIRED = "Give a reason."
 DUPLICATE_CHECKIN_DAY = "A check-in is already recorded for this day. Void it first if it is wrong."
 CRITICAL_NEEDS_PRESCRIBER = rules.CRITICAL_NEEDS_PRESCRIBER
+# A dose reads the record from this many days before its own day (and the entry before them): a course resumes
+# from the position stored with the entry before the new day, and a run of days leading into it is re-assessed
+# with it. Runs longer than this, or a plan that changed the supply before them, read the whole record.
+RECENT_DAYS = 183
 CRITICAL_NOTE_TOO_SHORT = rules.CRITICAL_NOTE_TOO_SHORT
 ROLE_CANNOT_ACKNOWLEDGE = rules.ROLE_CANNOT_ACKNOWLEDGE
 COMMENT_REQUIRED = "Write the comment."
@@ -482,8 +486,13 @@ def _dose_record(
     time_of_day: str = "",
 ) -> tuple[DoseEntry, list[rules.Finding]]:
     locked = _lock(patient)
-    facts = selectors.course_facts(locked, with_flags=True)
-    walked = course.resume_before(facts.entries, facts.terms, facts.gap_days, taken_on, facts.stored_position)
+    recent = taken_on - datetime.timedelta(days=RECENT_DAYS)
+    facts = selectors.course_facts(locked, with_flags=True, recent_from=recent)
+    resume = course.resume_before if facts.complete else course.resume_from_part
+    walked = resume(facts.entries, facts.terms, facts.gap_days, taken_on, facts.stored_position)
+    if walked is None:  # the recent part of the record does not say where the course stood: read it all
+        facts = selectors.course_facts(locked, with_flags=True)
+        walked = course.resume_before(facts.entries, facts.terms, facts.gap_days, taken_on, facts.stored_position)
     context = walked.context_on(taken_on)
     dose = NewDose(
         taken_on=taken_on,
@@ -719,7 +728,12 @@ def _reconcile(
     part = None
     if added:
         since = min(entry.taken_on for entry in added)
-        part = course.reassess_since(entries, facts.terms, facts.gap_days, since, facts.stored_position)
+        part = course.reassess_since(
+            entries, facts.terms, facts.gap_days, since, facts.stored_position, complete=facts.complete
+        )
+        if part is None and not facts.complete:  # re-assess the whole record: read it all, the new entries too
+            facts = selectors.course_facts(patient, with_flags=True)
+            entries = facts.entries
     if part is None:
         assessed, _ = course.walk(entries, facts.terms, facts.gap_days)
         derived = course.derive_flags(assessed)

@@ -105,3 +105,21 @@ def test_a_dose_of_the_newest_day_rewrites_no_earlier_entry(patient, prescriber,
     )
     assert DoseEntry.history.filter(patient_id=patient.pk).count() == len(untouched) + 1  # type: ignore[attr-defined]
     assert_as_a_whole_walk_leaves_it(patient, prescriber)
+
+
+def test_a_run_that_began_before_the_days_read_makes_the_dose_read_the_whole_record(
+    patient, prescriber, today, monkeypatch
+):
+    """The run of days off the expected dose began long before the latest days a dose reads: its one flag,
+    on the run's first day, still counts every day of it."""
+    monkeypatch.setattr(services, "RECENT_DAYS", 1)
+    start = today - datetime.timedelta(days=20)
+    plan_for(patient, prescriber, start)
+    take(patient, prescriber, start, today - datetime.timedelta(days=1), "0.5")  # the step to 1 mg never taken
+
+    services.dose_record(patient=patient, by=prescriber, taken_on=today, dose_mg=Decimal("0.5"))
+
+    [run] = Flag.objects.filter(patient=patient, kind=FlagKind.OFF_SCHEDULE, acknowledged_at__isnull=True)
+    assert run.dose_entry.taken_on == start + datetime.timedelta(days=7)
+    assert run.message.startswith("14 consecutive days (24 Feb 2026 – 9 Mar 2026) differ from the expected dose")
+    assert_as_a_whole_walk_leaves_it(patient, prescriber)

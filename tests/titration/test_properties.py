@@ -199,6 +199,7 @@ def test_a_course_resumed_from_a_stored_position_goes_on_exactly_as_the_whole_wa
     new=st.integers(0, 64),
     choice=st.one_of(st.just("missed"), st.just("expected"), st.sampled_from(DOSES)),
     supply_changes=st.lists(st.booleans(), min_size=3, max_size=3),
+    window=st.integers(0, 20),
 )
 @example(  # a run of missed days that the new day joins: its flag, on the run's first day, is re-derived
     raw=[(Decimal("0.5"), Decimal("0.5"), 7, Decimal("4.5"), 0)],
@@ -207,6 +208,7 @@ def test_a_course_resumed_from_a_stored_position_goes_on_exactly_as_the_whole_wa
     new=3,
     choice="missed",
     supply_changes=[False, False, False],
+    window=1,
 )
 @example(  # a new day under a plan that changed the supply: its note is on the plan's first dosed day only
     raw=[
@@ -218,8 +220,20 @@ def test_a_course_resumed_from_a_stored_position_goes_on_exactly_as_the_whole_wa
     new=0,
     choice="expected",
     supply_changes=[False, True, False],
+    window=3,
 )
-def test_reassessing_from_a_new_day_gives_the_whole_walk_s_flags(raw, states, history, new, choice, supply_changes):
+@example(  # a run of days off the expected dose that began the day before the latest part read
+    raw=[(Decimal("0.5"), Decimal("0.5"), 7, Decimal("4.5"), 0)],
+    states=[],
+    history=["expected"] * 7 + [Decimal("0.5")] * 3,
+    new=0,
+    choice=Decimal("0.5"),
+    supply_changes=[False, False, False],
+    window=2,
+)
+def test_reassessing_from_a_new_day_gives_the_whole_walk_s_flags(
+    raw, states, history, new, choice, supply_changes, window
+):
     """A new entry re-assesses only the entries it can alter; every other entry's flags stand as they were."""
     plans = [
         dataclasses.replace(plan, supply_change="the same mL is now half the dose" if changes and index else "")
@@ -248,6 +262,23 @@ def test_reassessing_from_a_new_day_gives_the_whole_walk_s_flags(raw, states, hi
     assert part.flags == [flag for flag in whole_flags if flag.entry_id in part.entry_ids]
     others_before = [flag for flag in course.derive_flags(old) if flag.entry_id not in part.entry_ids]
     assert [flag for flag in whole_flags if flag.entry_id not in part.entry_ids] == others_before
+    # From only the latest days of the record (and the entry before them), the same, or None: read it all.
+    recent = [entry for entry in record if entry.day >= day - datetime.timedelta(days=window)]
+    older = [entry for entry in record if entry.day < day - datetime.timedelta(days=window)]
+    latest = recent + older[-1:]
+    from_part = course.reassess_since(
+        latest, plans, GAP_DAYS, day, lambda entry: stored.get(entry.id), complete=not older
+    )
+    assert from_part is None or from_part == part
+    if from_part is None:  # the part needed the course before its first entry: a run reaches it, or a supply change
+        first_in_part = min(item.entry.day for item in part.assessed)
+        assert older and (first_in_part <= min(e.day for e in recent) or any(p.supply_change for p in plans))
+    resumed = course.resume_from_part(latest, plans, GAP_DAYS, day, lambda entry: stored.get(entry.id))
+    assert (
+        resumed is None
+        or resumed.position()
+        == course.resume_before(record, plans, GAP_DAYS, day, lambda entry: stored.get(entry.id)).position()
+    )
 
 
 def test_a_position_stored_by_other_rules_is_never_resumed_from():
@@ -287,13 +318,16 @@ def _record(patient, by, day, dose, status=DoseStatus.TAKEN) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("recent_days", [services.RECENT_DAYS, 1], ids=["whole-record", "latest-days"])
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(days=st.lists(DAY_ACTIONS, min_size=10, max_size=40), data=st.data())
-def test_recorded_histories_keep_their_flags_consistent(make_patient, prescriber, days, data):
+def test_recorded_histories_keep_their_flags_consistent(make_patient, prescriber, monkeypatch, recent_days, days, data):
+    """A dose reads the latest ``RECENT_DAYS`` of the record: with 1, it often has to read all of it instead."""
+    monkeypatch.setattr(services, "RECENT_DAYS", recent_days)
     with time_machine.travel(MONDAY, tick=False) as clock, transaction.atomic():
         patient = make_patient()
         services.plan_set(
