@@ -22,13 +22,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Subquery, TextField, When
+from django.db.models import BooleanField, Case, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, TextField, When
 from django.db.models.functions import Cast
 
 from patients.models import Patient
 
 from . import course, outcomes, rules
-from .models import CheckIn, DoseEntry, DoseStatus, Flag, PlanStateChange, SideEffect, TitrationPlan
+from .models import CheckIn, DoseEntry, DoseStatus, Flag, FlagComment, PlanStateChange, SideEffect, TitrationPlan
 
 if TYPE_CHECKING:  # selectors imports this module: its names are imported late where the code needs them
     from .selectors import HistoryPage
@@ -240,14 +240,18 @@ def flags_of_days(
     patient: Patient, entry_ranges: list[tuple[datetime.date, datetime.date]], checkin_range: tuple[Any, Any]
 ) -> tuple[list[Flag], list[Flag]]:
     """The flags of the patient's dose entries of ``entry_ranges`` and check-ins of ``checkin_range``, and
-    every open flag of the patient, most severe then oldest first (one query for both)."""
+    every open flag of the patient, most severe then oldest first (one query for both). Each flag says whether
+    it has comments (``has_comments``): the page reads the comments of those alone, most often none."""
     wanted = Q(checkin__checked_on__range=checkin_range)
     for start, end in entry_ranges:
         wanted |= Q(dose_entry__taken_on__range=(start, end))
     flags = list(
         Flag.objects.filter(patient=patient)
         .filter(wanted | Q(acknowledged_at__isnull=True))
-        .annotate(of_the_days=ExpressionWrapper(wanted, output_field=BooleanField()))
+        .annotate(
+            of_the_days=ExpressionWrapper(wanted, output_field=BooleanField()),
+            has_comments=Exists(FlagComment.objects.filter(flag=OuterRef("pk"))),
+        )
         .order_by("-severity", "pk")
     )
     of_the_days = [flag for flag in flags if flag.of_the_days]  # type: ignore[attr-defined]  # annotated above

@@ -78,10 +78,11 @@ def patient_page(request: HttpRequest, patient: Patient) -> HttpResponse:
     reads = patient_reads.read_page(patient, today, chart_days=PERIODS[period], history_page=request.GET.get("page", 1))
     chart = chart_for(patient, reads.plans, period, today, reads=reads)
     access_record(user=request.user, patient=patient, action=AccessLog.Action.VIEW, ip_address=client_ip(request))
-    # The most severe open flags (read with the page's flags), with their comments; the rest wait in the queue.
+    # The most severe open flags (read with the page's flags), with their comments, read only for the flags that
+    # have any (most have none); the rest wait in the queue.
     open_flags = reads.open_flags[:OPEN_FLAGS_SHOWN]
-    comments = Prefetch("comments", queryset=FlagComment.objects.select_related("written_by"))
-    prefetch_related_objects(open_flags, comments)
+    commented = [flag for flag in open_flags if flag.has_comments]  # type: ignore[attr-defined]  # annotated
+    prefetch_related_objects(commented, Prefetch("comments", queryset=FlagComment.objects.select_related("written_by")))
     context = {
         "patient": patient,
         "diagnoses": patient.diagnoses.select_related("condition"),

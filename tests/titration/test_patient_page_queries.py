@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from titration import course, selectors, services
-from titration.models import CheckIn, DoseEntry, Flag
+from titration.models import CheckIn, DoseEntry, Flag, FlagComment
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +88,20 @@ def test_the_page_lists_the_most_severe_open_flags_and_counts_the_rest(staff_cli
     shown = list(response.context["open_flags"])
     assert len(shown) == 10 and shown[0].message == "critical one"
     assert "31 open flags in all: the 10 most severe are shown." in response.content.decode()
+
+
+def test_the_comments_of_open_flags_are_shown_and_read_only_when_a_flag_has_some(
+    staff_client, make_patient, prescriber, today
+):
+    patient = make_patient()
+    quiet = Flag.objects.create(patient=patient, kind="tenfold_change", severity=30, message="no comment yet")
+    url = reverse("titration:patient", args=[patient.pk])
+    staff_client.get(url)
+    with CaptureQueriesContext(connection) as without:
+        staff_client.get(url)
+    assert not [q for q in without.captured_queries if q["sql"].startswith('SELECT "titration_flagcomment"')]
+    FlagComment.objects.create(flag=quiet, written_by=prescriber, text="Called the patient: a typo.")
+    with CaptureQueriesContext(connection) as with_one:
+        page = staff_client.get(url).content.decode()
+    assert len(with_one) == len(without) + 1
+    assert f"{prescriber.username}, " in page and ": Called the patient: a typo.</small>" in page
