@@ -92,7 +92,7 @@ class Worklist:
     page: PageNumbers = field(default_factory=lambda: PageNumbers(1, 1))
 
 
-ROWS_PER_PAGE = 50
+ROWS_PER_PAGE = 25  # as the patient list and the flag queue
 
 
 def worklist(user: Any, today: datetime.date, *, page: Any = None, focus: int | None = None) -> Worklist:
