@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .generate import BENCH_PASSWORD, PROJECT_DIR, bench_username
-from .measure import NAME_FRAGMENT, save_slots
+from .measure import NAME_FRAGMENT, derive_positions, save_slots
 
 HOST = "127.0.0.1"
 SATURATION_P95_MS = 500
@@ -133,6 +133,9 @@ def load_fixture(users: int, *, seed: int = 7) -> dict[str, Any]:
             }
             for slot in save_slots(index, per_clinic_saves)
         ]
+    # As for the in-process saves: the patients the saves go to get the stored course positions the app's own
+    # writes keep (the generator writes none), or each first save would re-derive a whole history.
+    derive_positions({int(slot["patient"]) for clinic_slots in slots.values() for slot in clinic_slots})
     return {"accounts": accounts, "patients": patients, "searches": searches, "save_slots": slots}
 
 

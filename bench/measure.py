@@ -150,10 +150,20 @@ def derive_positions(patient_ids: set[int]) -> None:
     """Store what the services keep with each dose (its expected dose and the course after it) for the
     patients the timed saves go to, as the app's own writes would have: the generator writes the doses
     without them, and a save would otherwise store them for the patient's whole history, once."""
+    from django.db.models import Q
+
     from patients.models import Patient
     from titration import services
+    from titration.models import DoseEntry
 
-    for patient in Patient.objects.filter(pk__in=patient_ids).select_related("clinic", "prescriber"):
+    # Only patients with an entry that has no position, or one of other rules (a derived patient costs nothing).
+    underived = (
+        DoseEntry.objects.live()
+        .filter(patient__in=patient_ids)
+        .filter(Q(course_after__isnull=True) | ~Q(course_after__has_key="version"))
+        .values("patient")
+    )
+    for patient in Patient.objects.filter(pk__in=underived).select_related("clinic", "prescriber"):
         services.flags_reconcile(patient=patient, by=patient.prescriber, cause="the benchmark's data was loaded")
 
 
