@@ -443,6 +443,7 @@ def courses_today(user: Any, today: datetime.date) -> dict[int, CourseToday]:
     rows = (
         TitrationPlan.objects.visible_to(user)
         .filter(is_active=True, patient__is_active=True)
+        .order_by()  # a dict by patient: the plans' default order would only sort them
         .annotate(
             latest=Subquery(latest[:1], output_field=JSONField()),
             last_taken_on=Subquery(live.filter(status=DoseStatus.TAKEN).values("taken_on")[:1]),
