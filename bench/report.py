@@ -82,7 +82,8 @@ def _pages(pages: list[dict[str, Any]], before: dict[str, dict[str, Any]]) -> li
 def _load(load: dict[str, Any]) -> list[str]:
     lines = [
         f"Load: gunicorn ({load['workers']} sync workers) on 127.0.0.1, locust headless, {load['users']} signed-in "
-        f"users with {load['think_time']} think time, measured for {load['seconds']} s after every user signed in: "
+        f"users with {load['think_time']} think time, measured for {load['seconds']} s from one think time after "
+        "the last sign-in: "
         f"{load['requests']:,} requests, {load['rps']} requests/s, p50 {load['p50_ms']} ms, p95 {load['p95_ms']} ms, "
         f"p99 {load['p99_ms']} ms, max {load['max_ms']} ms, {load['failures']} errors.",
         "",
