@@ -91,6 +91,7 @@ class CourseFacts:
     derived: dict[int | None, DerivedValues] = field(default_factory=dict)
     flags: list[Flag] | None = None  # the dose flags, when read with the entries (``with_flags``)
     complete: bool = True  # False: the latest entries only (``recent_from``)
+    recent_from: datetime.date | None = None  # read from that day on: the flags of those entries only
 
     def stored_position(self, entry: course.EntryFact) -> course.Position | None:
         """The course position stored with ``entry`` (None when none is)."""
@@ -135,6 +136,7 @@ def course_facts(
         derived=derived,
         flags=flags,
         complete=recent_from is None or all(entry.day >= recent_from for entry in entries),
+        recent_from=recent_from,
     )
 
 

@@ -50,10 +50,6 @@ ALREADY_ACKNOWLEDGED = "This flag was already acknowledged."
 REASON_REQUIRED = "Give a reason."
 DUPLICATE_CHECKIN_DAY = "A check-in is already recorded for this day. Void it first if it is wrong."
 CRITICAL_NEEDS_PRESCRIBER = rules.CRITICAL_NEEDS_PRESCRIBER
-# A dose reads the record from this many days before its own day (and the entry before them): a course resumes
-# from the position stored with the entry before the new day, and a run of days leading into it is re-assessed
-# with it. Runs longer than this, or a plan that changed the supply before them, read the whole record.
-RECENT_DAYS = 183
 CRITICAL_NOTE_TOO_SHORT = rules.CRITICAL_NOTE_TOO_SHORT
 ROLE_CANNOT_ACKNOWLEDGE = rules.ROLE_CANNOT_ACKNOWLEDGE
 COMMENT_REQUIRED = "Write the comment."
@@ -126,6 +122,11 @@ PLAN_FIELDS = (
     "notes",
 )
 
+
+# A dose reads the record from this many days before its own day (and the entry before them): a course resumes
+# from the position stored with the entry before the new day, and a run of days leading into it is re-assessed
+# with it. Runs longer than this, or a plan that changed the supply before them, read the whole record.
+RECENT_DAYS = 183
 
 OPIOID_NEEDS_CONFIRMATION = rules.OPIOID_NEEDS_CONFIRMATION
 OPIOID_REASON_REQUIRED = rules.OPIOID_REASON_REQUIRED
@@ -731,7 +732,7 @@ def _reconcile(
         part = course.reassess_since(
             entries, facts.terms, facts.gap_days, since, facts.stored_position, complete=facts.complete
         )
-        if part is None and not facts.complete:  # re-assess the whole record: read it all, the new entries too
+        if part is None and facts.recent_from is not None:  # the whole record, the new entries and all flags too
             facts = selectors.course_facts(patient, with_flags=True)
             entries = facts.entries
     if part is None:
