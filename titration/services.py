@@ -487,7 +487,8 @@ def _dose_record(
     time_of_day: str = "",
 ) -> tuple[DoseEntry, list[rules.Finding]]:
     locked = _lock(patient)
-    recent = taken_on - datetime.timedelta(days=RECENT_DAYS)
+    # None (the whole record) for a day in the first months of year 1, which the rules then refuse.
+    recent = taken_on - datetime.timedelta(days=RECENT_DAYS) if taken_on.toordinal() > RECENT_DAYS else None
     facts = selectors.course_facts(locked, with_flags=True, recent_from=recent)
     resume = course.resume_before if facts.complete else course.resume_from_part
     walked = resume(facts.entries, facts.terms, facts.gap_days, taken_on, facts.stored_position)

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.dbstate import database_unchanged
@@ -200,6 +200,8 @@ dose_text = st.one_of(
     confirm=st.sampled_from(["", "on"]),
     reason=st.text(max_size=20),
 )
+@example(dose="", day="0001-1-1", status="taken", confirm="", reason="")  # the first day of the calendar
+@example(dose="1", day="9999-12-31", status="taken", confirm="", reason="")  # the last
 def test_no_input_produces_a_500_or_stores_an_invalid_dose(prescriber, patient, dose, day, status, confirm, reason):
     client = Client(raise_request_exception=False)
     client.force_login(prescriber)
