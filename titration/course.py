@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -91,7 +92,10 @@ class Position:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, object] | None) -> Position:
+    def from_json(cls, data: dict[str, object] | str | None) -> Position:
+        """The position ``as_json`` gave, as stored: its data, or its JSON text (a read that skipped decoding)."""
+        if isinstance(data, str):
+            return cls.from_json(json.loads(data))
         if not data:
             return cls()
         plan, previous = data.get("plan"), data.get("previous")

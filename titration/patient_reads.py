@@ -294,7 +294,7 @@ class Resumed:
         return self._from(earlier[-1] if earlier else None)
 
     def _from(self, entry: Any) -> course.Course:
-        position = course.Position.from_json(stored_position(entry)) if entry is not None else None
+        position = course.Position.from_json(entry.course_after_text) if entry is not None else None
         return course.Course(self.terms, self.gap_days, position)
 
 

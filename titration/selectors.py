@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -71,11 +70,6 @@ def plan_terms(plans: list[TitrationPlan], states: list[PlanStateChange]) -> lis
 DerivedValues = tuple[Decimal | None, dict[str, object] | str | None]
 
 
-def position_json(after: dict[str, object] | str | None) -> dict[str, object] | None:
-    """A stored position (``DerivedValues``) as JSON data."""
-    return json.loads(after) if isinstance(after, str) else after
-
-
 @dataclass
 class CourseFacts:
     """Everything the rules need about a patient's course: three queries, whatever its length.
@@ -96,8 +90,7 @@ class CourseFacts:
     def stored_position(self, entry: course.EntryFact) -> course.Position | None:
         """The course position stored with ``entry`` (None when none is)."""
         stored = self.derived.get(entry.id)
-        after = position_json(stored[1]) if stored is not None else None
-        return course.Position.from_json(after) if after else None
+        return course.Position.from_json(stored[1]) if stored is not None and stored[1] else None
 
 
 def course_facts(
@@ -493,16 +486,15 @@ def courses_today(user: Any, today: datetime.date) -> dict[int, CourseToday]:
 
 def _latest_entry(
     latest: dict[str, Any] | None,
-) -> tuple[datetime.date | None, dict[str, object] | None, Decimal | None]:
-    """The latest entry's day, stored position and expected dose, from ``courses_today``'s JSON object."""
+) -> tuple[datetime.date | None, dict[str, object] | str | None, Decimal | None]:
+    """The latest entry's day, stored position and expected dose, from ``courses_today``'s JSON object (SQLite's
+    ``json_object`` nests the position as its JSON text, which ``Position.from_json`` reads too)."""
     if not latest:
         return None, None, None
-    after, expected = latest.get("after"), latest.get("expected")
-    if isinstance(after, str):  # SQLite's json_object nests a JSON column as its text
-        after = json.loads(after)
+    expected = latest.get("expected")
     return (
         datetime.date.fromisoformat(latest["on"]),
-        after,
+        latest.get("after"),
         None if expected is None else Decimal(expected),
     )
 

@@ -804,7 +804,7 @@ def _store_positions(assessed: list[course.AssessedEntry], facts: selectors.Cour
 
 def _normal(values: selectors.DerivedValues) -> tuple[Decimal | None, dict[str, object] | None]:
     expected, after = values
-    position = course.Position.from_json(selectors.position_json(after))
+    position = course.Position.from_json(after)
     return (None if expected is None else expected.normalize(), position.as_json())
 
 

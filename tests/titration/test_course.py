@@ -1,6 +1,7 @@
 """The patient-paced course, edge by edge: plain values in, expected doses and derived flags out."""
 
 import datetime
+import json
 from decimal import Decimal
 
 import pytest
@@ -125,6 +126,7 @@ def test_the_prescriber_s_new_starting_dose_is_no_step_too_large():
 def test_a_position_stored_as_json_resumes_the_same_course():
     walked = walk(dict.fromkeys(range(0, 20), "0.5"))
     stored = course.Position.from_json(walked.position().as_json())
+    assert course.Position.from_json(json.dumps(walked.position().as_json())) == stored  # as read from the column
     resumed = course.Course([LOW_SLOW], 7, stored)
     assert resumed.context_on(day(21)) == walked.context_on(day(21))
     assert resumed.pending_step(day(21)) == walked.pending_step(day(21)) == D("1")

@@ -394,7 +394,7 @@ def test_recorded_histories_keep_their_flags_consistent(make_patient, prescriber
         assessed, _ = course.walk(facts.entries, facts.terms, facts.gap_days)
         for item in assessed:
             expected, after = facts.derived[item.entry.id]
-            assert (expected, course.Position.from_json(selectors.position_json(after))) == (
+            assert (expected, course.Position.from_json(after)) == (
                 item.context.expected,
                 item.after,
             )
