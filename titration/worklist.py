@@ -9,18 +9,18 @@ the page's patients with their last taken dose.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, Subquery
 
 from patients.models import Patient
 
 from . import rules, selectors
 from .models import DoseEntry, DoseStatus
-from .paging import PageNumbers, clamp_page
 
 
 class Reason(StrEnum):
@@ -87,9 +87,12 @@ class Row:
 @dataclass
 class Worklist:
     rows: list[Row]  # the page's
-    counts: list[tuple[Reason, int]] = field(default_factory=list)  # of every patient listed, on any page
-    total: int = 0
-    page: PageNumbers = field(default_factory=lambda: PageNumbers(1, 1))
+    counts: list[tuple[Reason, int]]  # of every patient listed, on any page
+    page: Page[int]  # of the listed patients' ids
+
+    @property
+    def total(self) -> int:
+        return self.page.paginator.count
 
 
 ROWS_PER_PAGE = 25  # as the patient list and the flag queue
@@ -99,8 +102,7 @@ def worklist(user: Any, today: datetime.date, *, page: Any = None, focus: int | 
     """The patients of the user's clinics who need something today, by name, with the counts by reason.
 
     A page of ``ROWS_PER_PAGE`` rows: ``page``; without one, the page that lists ``focus`` (a patient) if it is
-    listed, else the first.
-    Only the page's patients are read in full.
+    listed, else the first. Only the page's patients are read in full.
     """
     courses = selectors.courses_today(user, today)
     critical_counts, adherence_ids = selectors.flagged_patients(user)
@@ -121,20 +123,15 @@ def worklist(user: Any, today: datetime.date, *, page: Any = None, focus: int | 
             add(patient_id, Reason.STALE)
     for patient_id in critical_counts:
         add(patient_id, Reason.CRITICAL)
-    counts = [(reason, sum(reason in listed for listed in reasons.values())) for reason in Reason]
-    if not reasons:
-        return Worklist(rows=[], counts=counts)
-
-    order = list(
-        Patient.objects.filter(pk__in=reasons).order_by("family_name", "given_name", "pk").values_list("pk", flat=True)
-    )
-    pages = max(1, -(-len(order) // ROWS_PER_PAGE))
+    counts = [(reason, sum(reason in why for why in reasons.values())) for reason in Reason]
+    named = Patient.objects.filter(pk__in=reasons).order_by("family_name", "given_name", "pk")
+    order = list(named.values_list("pk", flat=True)) if reasons else []
     if page in (None, "") and focus in reasons:
-        number = order.index(focus) // ROWS_PER_PAGE + 1
-    else:
-        number = clamp_page(page or 1, pages)
-    start = (number - 1) * ROWS_PER_PAGE
-    shown = order[start : start + ROWS_PER_PAGE]
+        page = order.index(focus) // ROWS_PER_PAGE + 1
+    listed = Paginator(order, ROWS_PER_PAGE).get_page(page)
+    shown, start = list(listed.object_list), listed.start_index() - 1
+    if not shown:
+        return Worklist(rows=[], counts=counts, page=listed)
     taken = DoseEntry.objects.live().filter(patient=OuterRef("pk"), status=DoseStatus.TAKEN).order_by("-taken_on")
     patients = Patient.objects.filter(pk__in=shown).annotate(
         last_dose_mg=Subquery(taken.values("dose_mg")[:1]),
@@ -163,4 +160,4 @@ def worklist(user: Any, today: datetime.date, *, page: Any = None, focus: int | 
         row.next_patient_id = below
     if rows and rows[-1].next_patient_id is None and len(order) > 1:
         rows[-1].next_patient_id = order[start + len(shown) - 2]
-    return Worklist(rows=rows, counts=counts, total=len(order), page=PageNumbers(number, pages))
+    return Worklist(rows=rows, counts=counts, page=listed)
