@@ -84,8 +84,12 @@ class CourseFacts:
     gap_days: int
     derived: dict[int | None, DerivedValues] = field(default_factory=dict)
     flags: list[Flag] | None = None  # the dose flags, when read with the entries (``with_flags``)
-    complete: bool = True  # False: the latest entries only (``recent_from``)
     recent_from: datetime.date | None = None  # read from that day on: the flags of those entries only
+
+    @property
+    def complete(self) -> bool:
+        """Whether ``entries`` are the whole record: read whole, or no live entry lies before ``recent_from``."""
+        return self.recent_from is None or all(entry.day >= self.recent_from for entry in self.entries)
 
     def stored_position(self, entry: course.EntryFact) -> course.Position | None:
         """The course position stored with ``entry`` (None when none is)."""
@@ -104,7 +108,7 @@ def course_facts(
 
     ``with_flags`` adds the dose flags (for re-assessment), read with the entries. ``recent_from``: only the
     entries from that day on, and the one before it (whose stored position resumes the course): enough for a
-    new dose, whatever the record's length; ``complete`` says whether that is the whole record.
+    new dose, whatever the record's length (``CourseFacts.complete``: whether that is the whole record).
     """
     if plans is None:
         plans, states = _plans_with_states(patient)
@@ -128,7 +132,6 @@ def course_facts(
         gap_days=patient.clinic.restart_after_gap_days,
         derived=derived,
         flags=flags,
-        complete=recent_from is None or all(entry.day >= recent_from for entry in entries),
         recent_from=recent_from,
     )
 
