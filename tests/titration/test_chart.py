@@ -10,6 +10,8 @@ from titration.chart import Chart, ChartDay, axis_top, chart_for, parse_period
 from titration.chart_drawing import HEIGHT, WIDTH, draw
 from titration.models import CheckIn, DoseEntry, DoseStatus
 
+from .conftest import plan_for
+
 pytestmark = pytest.mark.django_db
 
 
@@ -89,15 +91,7 @@ def test_the_expected_line_resumed_from_the_stored_positions_is_the_course_walke
 
 
 def test_the_expected_line_after_the_last_entry_resumes_where_the_patient_stands(patient, prescriber, today):
-    services.plan_set(
-        patient=patient,
-        by=prescriber,
-        start_date=ago(today, 20),
-        starting_dose_mg=Decimal("0.5"),
-        step_mg=Decimal("0.5"),
-        step_interval_days=7,
-        target_dose_mg=Decimal("4.5"),
-    )
+    plan_for(patient, prescriber, ago(today, 20))
     plans = list(patient.plans.all())
     for n in range(20, 2, -1):  # every expected dose taken, up to 3 days ago
         dose = selectors.expected_doses(patient, plans, [ago(today, n)])[ago(today, n)]
