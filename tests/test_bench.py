@@ -181,3 +181,19 @@ def test_the_targets_are_ratios_to_the_floor_of_the_same_run() -> None:
     assert verdicts["Worklist: ≤ 12 queries, the same at 2 and 10 clinics"] is False  # 9 and 10 queries
     assert verdicts["Worklist: ≤ 3x the floor"] is False  # 3.5x at 10 clinics
     assert verdicts["Dose save: ≤ 12 queries, ≤ 2x the floor"] is False  # 2.05x
+
+
+def test_the_fhir_bundle_is_held_to_a_bound_on_its_queries_not_to_the_30_day_patient_s_count() -> None:
+    def verdict(short: int, long: int, fhir_ms: float) -> bool | None:
+        pages = [
+            _page("floor", 20, 6),
+            _page("export_5y", 100, 9),
+            _page("fhir_30d", 60, short),
+            _page("fhir_5y", fhir_ms, long),
+        ]
+        [fhir] = [check for check in checks({"pages": pages}) if check.target.startswith("FHIR")]
+        return fhir.met
+
+    assert verdict(18, 22, 300) is True  # fewer resource types for 30 days: still within the bound
+    assert verdict(18, 27, 300) is False  # more than the bound: queries that grow with the record
+    assert verdict(18, 22, 301) is False  # more than 3x the CSV export's 100 ms
